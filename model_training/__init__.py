@@ -1,0 +1,1 @@
+"""Training package: data, the ResNet, the LightningModule, evaluation, export and publishing."""
