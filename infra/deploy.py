@@ -1,0 +1,142 @@
+"""`make deploy` / `make destroy`: the whole sequence in one command, each step printed first.
+
+    python -m infra.deploy deploy --model artifacts/bundle [--stage dev] [--dry-run]
+    python -m infra.deploy destroy [--stage dev] [--dry-run]
+
+`--dry-run` prints every exact command and runs none (no AWS account or Docker needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from infra import naming
+from infra.deploy_plan import Step, Target, deploy_plan, destroy_plan
+from infra.image_tag import source_tag
+from infra.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def outputs_file(stage: str) -> Path:
+    return ROOT / "cdk.out" / f"outputs-{stage}.json"
+
+
+def run(steps: list[Step], *, dry_run: bool) -> None:
+    """Print each step, then run it unless dry; stop at the first failure."""
+    for number, step in enumerate(steps, 1):
+        print(f"[{number}/{len(steps)}] {step.title}\n  $ {step.render()}", flush=True)
+        if dry_run:
+            continue
+        if step.unless and subprocess.run(step.unless, capture_output=True).returncode == 0:
+            print("  already done: skipped", flush=True)
+            continue
+        stdin = None
+        if step.stdin_from:
+            stdin = subprocess.run(step.stdin_from, check=True, capture_output=True).stdout
+        subprocess.run(step.argv, check=True, cwd=ROOT, env={**os.environ, **step.env}, input=stdin)
+
+
+def print_outputs(stage: str) -> None:
+    """What a user needs next: the URL, how to get the key, a curl line, the smoke test."""
+    outputs = json.loads(outputs_file(stage).read_text())[naming.stack_name("Service", stage)]
+    key_command = outputs.get("ApiKeyCommand")
+    print(f"\nAPI URL:    {outputs['ApiUrl']}")
+    if key_command:
+        print(f"API key:    {key_command}")
+    print(f"Try it:     {outputs['CurlExample']}")
+    key = f' KEY="$({key_command})"' if key_command else ""
+    print(f"Smoke test: make smoke URL={outputs['ApiUrl']}{key}")
+
+
+def resolve_account_region(
+    account: str | None, region: str | None, *, dry_run: bool
+) -> tuple[str | None, str | None]:
+    """Flags, then the environment, then the AWS CLI's configuration (not in a dry run)."""
+    account = account or os.environ.get("AIORNOT_ACCOUNT") or os.environ.get("CDK_DEFAULT_ACCOUNT")
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not dry_run:
+        account = account or _aws_text("sts", "get-caller-identity", "--query", "Account")
+        region = region or _aws_text("configure", "get", "region")
+    return account, region
+
+
+def _aws_text(*args: str) -> str:
+    command = ["aws", *args, "--output", "text"]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=__doc__)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("action", choices=["deploy", "destroy"])
+    parser.add_argument("--model", type=Path, help="bundle directory to publish and pin")
+    parser.add_argument("--stage", default=os.environ.get("AIORNOT_STAGE", "dev"))
+    parser.add_argument("--account", help="12-digit AWS account (default: your credentials')")
+    parser.add_argument("--region", help="AWS region (default: AWS_REGION or the CLI's config)")
+    parser.add_argument("--architecture", default=os.environ.get("AIORNOT_ARCHITECTURE", "x86_64"))
+    parser.add_argument("--dockerfile", default="lambda_fn/Dockerfile")
+    parser.add_argument("--docker-context", default=".")
+    parser.add_argument(
+        "-c", "--context", action="append", default=[], metavar="KEY=VALUE", help="more CDK context"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the commands, run none")
+    return parser.parse_args(argv)
+
+
+def build_target(args: argparse.Namespace) -> Target:
+    """Validate everything up front, exactly as the CDK app will, before any AWS call."""
+    extra = dict(item.split("=", 1) for item in args.context)
+    account, region = resolve_account_region(args.account, args.region, dry_run=args.dry_run)
+    context = {**extra, "stage": args.stage, "architecture": args.architecture}
+    context |= {"account": account, "region": region}
+    if args.action == "deploy":
+        if args.model is None:
+            raise SystemExit("deploy needs --model DIR (a bundle from `make export`)")
+        from lambda_fn.bundle import verify_bundle  # refuse a broken bundle before deploying
+
+        context["modelVersion"] = verify_bundle(args.model).version
+        context["imageTag"] = source_tag(ROOT, args.architecture)
+    return Target(settings=Settings.from_context(context.get), extra_context=extra)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from lambda_fn.bundle import BundleError
+
+    try:
+        target = build_target(args)
+    except (ValidationError, BundleError) as exc:
+        print(f"Not deploying: {exc}", file=sys.stderr)
+        return 2
+    if args.action == "deploy":
+        stage = target.settings.stage
+        steps = deploy_plan(
+            target,
+            model_dir=args.model,
+            outputs_file=outputs_file(stage),
+            dockerfile=args.dockerfile,
+            docker_context=args.docker_context,
+        )
+    else:
+        steps = destroy_plan(target)
+    try:
+        run(steps, dry_run=args.dry_run)
+    except subprocess.CalledProcessError as exc:
+        print(f"\nFailed: {shlex.join(map(str, exc.cmd))} exited {exc.returncode}", file=sys.stderr)
+        return 1
+    if args.action == "deploy" and not args.dry_run:
+        print_outputs(target.settings.stage)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""The deploy and destroy sequences as data: exact commands, printable without running them.
+
+Order: registry and model store stacks -> image built and pushed under a content-derived tag
+-> bundle published -> service stack pinned to both (its context carries tag and version).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from infra import naming
+from infra.settings import Settings
+
+CDK = ["npx", "cdk"]
+CDK_FLAGS = ["--require-approval", "never", "--no-notices"]
+PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command; `stdin_from` is piped into it; it is skipped when `unless` succeeds."""
+
+    title: str
+    argv: list[str]
+    stdin_from: list[str] | None = None
+    unless: list[str] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    def render(self) -> str:
+        command = shlex.join(self.argv)
+        if self.env:
+            command = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items()) + " " + command
+        if self.stdin_from:
+            command = f"{shlex.join(self.stdin_from)} | {command}"
+        if self.unless:
+            command += f"\n      (skipped if this succeeds: {shlex.join(self.unless)})"
+        return command
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and what: validated by the same Settings class the CDK app reads."""
+
+    settings: Settings
+    extra_context: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def account(self) -> str:
+        return self.settings.account or "ACCOUNT"
+
+    @property
+    def region(self) -> str:
+        return self.settings.region or "REGION"
+
+    def stack(self, kind: naming.StackKind) -> str:
+        return naming.stack_name(kind, self.settings.stage)
+
+    def cdk(self, action: str, *stacks: naming.StackKind, flags: list[str]) -> list[str]:
+        """`npx cdk ACTION STACKS... FLAGS -c key=value...` with every setting pinned."""
+        s = self.settings
+        context = {
+            "stage": s.stage,
+            "account": self.account,
+            "region": self.region,
+            "architecture": s.architecture,
+            **({"imageTag": s.image_tag, "modelVersion": s.model_version} if s.pinned else {}),
+            **self.extra_context,
+        }
+        pairs = [arg for key, value in context.items() for arg in ("-c", f"{key}={value}")]
+        return [*CDK, action, *(self.stack(kind) for kind in stacks), *flags, *pairs]
+
+
+def deploy_plan(
+    target: Target, *, model_dir: Path, outputs_file: Path, dockerfile: str, docker_context: str
+) -> list[Step]:
+    """Every command `make deploy` runs, in order."""
+    s, region = target.settings, target.region
+    image = naming.image_uri(target.account, region, s.stage, s.image_tag)
+    bucket = naming.model_bucket_name(target.account, region, s.stage)
+    tag_pushed = ["aws", "ecr", "describe-images", "--region", region]
+    tag_pushed += ["--repository-name", naming.repository_name(s.stage)]
+    tag_pushed += ["--image-ids", f"imageTag={s.image_tag}"]
+    published = ["aws", "s3api", "head-object", "--region", region, "--bucket", bucket]
+    published += ["--key", f"{s.model_key_prefix}model.json"]
+    build = ["docker", "build", "--platform", PLATFORMS[s.architecture], "--provenance=false"]
+    build += ["-f", dockerfile, "-t", image, docker_context]
+    publish = [sys.executable, "-m", "model_training.registry", "publish", str(model_dir)]
+    publish += ["--bucket", bucket]
+    login = ["docker", "login", "--username", "AWS", "--password-stdin"]
+    login += [naming.registry_host(target.account, region)]
+    return [
+        Step(
+            "Deploy the registry and model store stacks",
+            target.cdk("deploy", "Registry", "ModelStore", flags=["--exclusively", *CDK_FLAGS]),
+        ),
+        Step(
+            "Log Docker in to ECR",
+            login,
+            stdin_from=["aws", "ecr", "get-login-password", "--region", region],
+        ),
+        Step(
+            f"Build the {s.architecture} serving image (tag = hash of lambda_fn/)",
+            build,
+            unless=tag_pushed,
+        ),
+        Step("Push the image (tags are immutable)", ["docker", "push", image], unless=tag_pushed),
+        Step(
+            f"Publish model bundle {s.model_version}",
+            publish,
+            env={"AWS_REGION": region},
+            unless=published,
+        ),
+        Step(
+            "Deploy the service stack pinned to that image and model",
+            target.cdk(
+                "deploy",
+                "Service",
+                flags=["--exclusively", *CDK_FLAGS, "--outputs-file", str(outputs_file)],
+            ),
+        ),
+    ]
+
+
+def destroy_plan(target: Target) -> list[Step]:
+    """Service first (it uses the others); prod's bucket and repository are retained by design."""
+    return [
+        Step("Destroy the service stack", target.cdk("destroy", "Service", flags=["--force"])),
+        Step(
+            "Destroy the model store and registry stacks",
+            target.cdk("destroy", "ModelStore", "Registry", flags=["--force"]),
+        ),
+    ]
