@@ -1,0 +1,218 @@
+"""Checkpoint -> model bundle: ONNX graph, parity gate, calibration, optional int8, manifest, card.
+
+    python -m model_training.export --checkpoint CKPT --out DIR [--metrics metrics.json] [--int8]
+
+CKPT is a local path or `wandb-artifact://ENTITY/PROJECT/NAME:VERSION`. The bundle is built
+in a staging directory and renamed into place only when every check passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lambda_fn.bundle import (
+    CARD_NAME,
+    MODEL_NAME,
+    Manifest,
+    check_session_io,
+    make_version,
+    sha256_file,
+    verify_bundle,
+    write_manifest,
+)
+from lambda_fn.image_contract import InputSpec
+from model_training import model_card
+from model_training.calibration import binary_metrics, calibrate, calibrated_probs
+from model_training.checkpoints import load_checkpoint
+from model_training.evaluate import datamodule_from_metadata
+from model_training.lineage import lineage_for, log_bundle_artifact
+from model_training.onnx_export import (
+    PARITY_TOLERANCE,
+    ParityError,
+    export_onnx,
+    onnx_logits,
+    open_session,
+    parity_gate,
+    serving_inputs,
+)
+from model_training.quantize import INT8_NAME, build_int8_variant
+
+
+def measure(
+    net: Any, dm: Any, session: Any, spec: InputSpec, tolerance: float
+) -> tuple[dict[str, Any], float, dict[str, Any], np.ndarray, np.ndarray]:
+    """Parity gate on test, calibration and threshold on val, calibrated metrics on both."""
+    test_records = dm.split_records("test")
+    parity, test_logits = parity_gate(
+        net, dm.test_dataloader(), test_records, session, spec, tolerance
+    )
+    val_records = dm.split_records("val")
+    val_images = serving_inputs(val_records, spec)
+    val_labels = np.array([r.label for r in val_records])
+    val_logits = onnx_logits(session, val_images)
+    calibration = calibrate(val_logits, val_labels)
+    threshold = calibration.pop("threshold")
+    t = calibration["temperature"]
+    test_labels = np.array([r.label for r in test_records])
+    metrics = {
+        "val": binary_metrics(calibrated_probs(val_logits, t), val_labels, threshold),
+        "test": binary_metrics(calibrated_probs(test_logits, t), test_labels, threshold),
+        "parity": parity,
+    }
+    return calibration, threshold, metrics, val_images, val_labels
+
+
+def export_bundle(
+    checkpoint: str,
+    out: Path,
+    *,
+    metrics_path: Path | None = None,
+    int8: bool = False,
+    name: str | None = None,
+    serving_spec: InputSpec | None = None,
+    tolerance: float = PARITY_TOLERANCE,
+    batch_size: int = 64,
+    overwrite: bool = False,
+    wandb_log: bool = True,
+) -> Manifest:
+    """Build, check and write a bundle; raise (leaving nothing at `out`) if any check fails.
+
+    `serving_spec` replaces the checkpoint's input spec on the serving side only: the parity
+    gate must then catch any difference (tests use it to prove the gate can fail).
+    """
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out} is not empty; choose a new directory or pass --overwrite")
+    evaluated = json.loads(Path(metrics_path).read_text()) if metrics_path else None
+    module, meta = load_checkpoint(checkpoint)
+    spec = serving_spec or InputSpec.from_dict(meta["input_spec"])
+    dm = datamodule_from_metadata(meta, batch_size=batch_size, num_workers=0)
+    dm.prepare_data()
+    dm.setup("fit")
+    dm.setup("test")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        outputs = export_onnx(module.net, staging / MODEL_NAME, spec.size)
+        session = open_session(staging / MODEL_NAME)
+        calibration, threshold, metrics, val_images, val_labels = measure(
+            module.net, dm, session, spec, tolerance
+        )
+        if evaluated is not None:
+            metrics["evaluate"] = evaluated
+        variants: dict[str, dict[str, Any]] = {}
+        if int8:
+            metrics["int8"] = build_int8_variant(
+                staging,
+                dm.split_records("train"),
+                spec,
+                val_images,
+                val_labels,
+                calibration["temperature"],
+                threshold,
+            )
+            if metrics["int8"]["kept"]:
+                variants["int8"] = {"file": INT8_NAME, **metrics["int8"]}
+        manifest = _write_card_and_manifest(
+            staging,
+            name=name or f"aiornot-{module.hparams.get('preset', 'resnet')}",
+            spec=spec,
+            outputs=outputs,
+            calibration=calibration,
+            threshold=threshold,
+            metrics=metrics,
+            lineage=lineage_for(checkpoint, meta),
+            variants=variants,
+        )
+        check_session_io(session, manifest)
+        verify_bundle(staging)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if wandb_log:
+        log_bundle_artifact(out, manifest, meta)
+    return manifest
+
+
+def _write_card_and_manifest(directory: Path, **fields: Any) -> Manifest:
+    """Version from the graphs' hashes, then the card (which names it), then model.json."""
+    graphs = sorted(directory.glob("*.onnx"))
+    now = datetime.now(UTC)
+    version = make_version(
+        hashlib.sha256("".join(sha256_file(p) for p in graphs).encode()).hexdigest(), now
+    )
+    card = model_card.render(
+        name=fields["name"],
+        version=version,
+        created_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        input_spec=fields["spec"].to_dict(),
+        calibration=fields["calibration"],
+        threshold=fields["threshold"],
+        metrics=fields["metrics"],
+        lineage=fields["lineage"],
+        parity=fields["metrics"]["parity"],
+        int8=fields["metrics"].get("int8"),
+    )
+    (directory / CARD_NAME).write_text(card)
+    return write_manifest(
+        directory,
+        name=fields["name"],
+        input_spec=fields["spec"],
+        outputs=fields["outputs"],
+        calibration=fields["calibration"],
+        threshold=fields["threshold"],
+        metrics=fields["metrics"],
+        lineage=fields["lineage"],
+        version=version,
+        variants=fields["variants"],
+        now=now,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model_training.export", description=__doc__)
+    parser.add_argument("--checkpoint", required=True, help="a .ckpt path or wandb-artifact:// ref")
+    parser.add_argument("--out", type=Path, required=True, help="the bundle directory to create")
+    parser.add_argument("--metrics", type=Path, help="metrics.json from model_training.evaluate")
+    parser.add_argument("--int8", action="store_true", help="also try a static int8 variant")
+    parser.add_argument("--name", help="model name (default aiornot-<preset>)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    parser.add_argument("--no-wandb", action="store_true", help="never log a W&B artifact")
+    args = parser.parse_args(argv)
+    try:
+        manifest = export_bundle(
+            args.checkpoint,
+            args.out,
+            metrics_path=args.metrics,
+            int8=args.int8,
+            name=args.name,
+            overwrite=args.overwrite,
+            wandb_log=not args.no_wandb,
+        )
+    except (ParityError, FileExistsError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    test = manifest.metrics["test"]
+    print(
+        f"{args.out}: {manifest.name} {manifest.version}  test accuracy {test['accuracy']:.4f}  "
+        f"auroc {test['auroc']}  T={manifest.calibration.temperature:.3f}  "
+        f"threshold={manifest.threshold:.3f}  variants={sorted(manifest.variants) or '-'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Torch -> ONNX, and the parity gate that proves the served graph is the trained model.
+
+The gate runs the same held-out files two ways: through torch with the training
+pipeline's eval preprocessing (the DataModule's test loader), and through ONNX Runtime
+with the serving preprocessing (`load_for_model` and the bundle's input spec).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from scipy.special import expit
+from torch import nn
+
+from lambda_fn.image_contract import InputSpec, load_for_model
+from model_training.models.resnet import ResNet
+
+OPSET = 18
+PARITY_TOLERANCE = 1e-4
+MAX_BATCH = 4096
+
+
+class ParityError(RuntimeError):
+    """Torch and ONNX Runtime disagree on some files: the export must not ship."""
+
+
+class _WithCam(nn.Module):
+    """The exported signature: image -> (logit (N,), cam (N, h, w))."""
+
+    def __init__(self, net: ResNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.net.forward_with_cam(image)
+
+
+def export_onnx(net: ResNet, path: Path, size: int) -> list[dict[str, Any]]:
+    """Write a checked, dynamic-batch ONNX graph; return its outputs' names and shapes."""
+    wrapper = _WithCam(net).eval()  # a fresh wrapper is in train mode; export would keep it
+    example = torch.zeros(2, 3, size, size)
+    with torch.no_grad():
+        _, cam = wrapper(example)
+    batch = torch.export.Dim("N", min=1, max=MAX_BATCH)
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's deprecation chatter
+        torch.onnx.export(
+            wrapper,
+            (example,),
+            str(path),
+            input_names=["image"],
+            output_names=["logit", "cam"],
+            dynamic_shapes={"image": {0: batch}},
+            opset_version=OPSET,
+            dynamo=True,
+            external_data=False,
+            verbose=False,
+        )
+    onnx.checker.check_model(str(path), full_check=True)
+    h, w = cam.shape[1:]
+    return [{"name": "logit", "shape": ["N"]}, {"name": "cam", "shape": ["N", int(h), int(w)]}]
+
+
+def open_session(path: Path) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def serving_inputs(records: Sequence[Any], spec: InputSpec) -> np.ndarray:
+    """The serving path's model inputs (N, 3, S, S) for each record's file."""
+    return np.stack([load_for_model(r.read_bytes(), spec) for r in records])
+
+
+def onnx_logits(session: ort.InferenceSession, images: np.ndarray, batch: int = 64) -> np.ndarray:
+    out = [
+        session.run(["logit"], {"image": images[i : i + batch]})[0]
+        for i in range(0, len(images), batch)
+    ]
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+@torch.no_grad()
+def torch_logits(net: ResNet, loader: Iterable[Any], limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and labels of the first `limit` items of the training pipeline's eval loader."""
+    net.eval()
+    logits, labels, seen = [], [], 0
+    for x, y in loader:
+        logits.append(net(x.float()).numpy())
+        labels.append(y.numpy())
+        seen += len(y)
+        if seen >= limit:
+            break
+    return np.concatenate(logits)[:limit], np.concatenate(labels)[:limit]
+
+
+def parity_gate(
+    net: ResNet,
+    loader: Iterable[Any],
+    records: Sequence[Any],
+    session: ort.InferenceSession,
+    spec: InputSpec,
+    tolerance: float = PARITY_TOLERANCE,
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Raise ParityError naming each file whose two probabilities differ by more than tolerance.
+
+    Returns the report and the ONNX logits (reused for the test metrics).
+    """
+    t_logits, t_labels = torch_logits(net, loader, len(records))
+    if len(t_logits) != len(records):
+        raise ParityError(f"the test loader gave {len(t_logits)} items for {len(records)} files")
+    if not np.array_equal(t_labels.astype(int), np.array([r.label for r in records])):
+        raise ParityError("the test loader's order differs from split_records('test')")
+    o_logits = onnx_logits(session, serving_inputs(records, spec))
+    t_probs, o_probs = expit(t_logits.astype(np.float64)), expit(o_logits.astype(np.float64))
+    diff = np.abs(t_probs - o_probs)
+    bad = np.flatnonzero(diff > tolerance)
+    if len(bad):
+        shown = "; ".join(
+            f"{_name(records[i])}: torch {t_probs[i]:.6f} vs onnx {o_probs[i]:.6f}"
+            for i in bad[:20]
+        )
+        raise ParityError(
+            f"parity gate failed: {len(bad)} of {len(records)} held-out files differ by more "
+            f"than {tolerance} in AI probability (training vs serving path): {shown}"
+        )
+    report = {
+        "split": "test",
+        "n": len(records),
+        "max_abs_diff": float(diff.max(initial=0.0)),
+        "tolerance": tolerance,
+    }
+    return report, o_logits
+
+
+def _name(record: Any) -> str:
+    path = getattr(record, "path", None)
+    return f"{record.id} ({path})" if path else str(record.id)

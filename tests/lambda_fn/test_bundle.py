@@ -1,0 +1,176 @@
+"""The bundle contract on local disk: manifest fields, verification, refusals that name the file."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import onnxruntime as ort
+import pytest
+
+from lambda_fn.bundle import (
+    BundleError,
+    Manifest,
+    check_session_io,
+    load_bundle,
+    make_version,
+    verify_bundle,
+    write_manifest,
+)
+from lambda_fn.image_contract import InputSpec
+from tests.s3_server import make_tiny_bundle
+
+
+@pytest.fixture
+def bundle_dir(tmp_path: Path) -> Path:
+    make_tiny_bundle(tmp_path / "bundle")
+    return tmp_path / "bundle"
+
+
+def _edit_manifest(directory: Path, **changes: object) -> None:
+    path = directory / "model.json"
+    data = json.loads(path.read_text())
+    data.update(changes)
+    path.write_text(json.dumps(data))
+
+
+def test_make_version_is_sortable_timestamp_plus_short_hash() -> None:
+    when = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+    assert make_version("3f2a9c1deadbeef", when) == "20261125T120000Z-3f2a9c1"
+    assert make_version("a" * 64, when) < make_version("0" * 64, datetime(2026, 11, 26, tzinfo=UTC))
+
+
+def test_write_manifest_lists_every_file_with_sha256_and_size(bundle_dir: Path) -> None:
+    manifest = verify_bundle(bundle_dir)
+    assert set(manifest.files) == {"model.onnx", "MODEL_CARD.md"}
+    assert manifest.files["model.onnx"].bytes == (bundle_dir / "model.onnx").stat().st_size
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{7}", manifest.version)
+    assert manifest.created_at.endswith("Z")
+    assert manifest.labels == ["real", "ai"]
+    assert manifest.input_spec() == InputSpec(size=8)
+    on_disk = json.loads((bundle_dir / "model.json").read_text())
+    for key in ("format_version", "name", "files", "input", "outputs", "calibration"):
+        assert key in on_disk
+    assert {"threshold", "metrics", "lineage"} <= on_disk.keys()
+
+
+def test_same_content_gets_the_same_hash_in_its_version(tmp_path: Path) -> None:
+    first = make_tiny_bundle(tmp_path / "a")
+    second = make_tiny_bundle(tmp_path / "b")
+    assert first.version.split("-")[1] == second.version.split("-")[1]
+
+
+def test_write_manifest_refuses_a_directory_without_model_onnx(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match=r"model\.onnx: missing"):
+        write_manifest(
+            tmp_path,
+            name="x",
+            input_spec=InputSpec(),
+            outputs=[],
+            calibration={},
+            threshold=0.5,
+            metrics={},
+            lineage={},
+        )
+
+
+def test_verify_refuses_a_directory_without_manifest(bundle_dir: Path) -> None:
+    (bundle_dir / "model.json").unlink()
+    with pytest.raises(BundleError, match=r"model\.json: missing") as info:
+        verify_bundle(bundle_dir)
+    assert info.value.file == "model.json"
+
+
+def test_verify_refuses_a_missing_listed_file(bundle_dir: Path) -> None:
+    (bundle_dir / "MODEL_CARD.md").unlink()
+    with pytest.raises(BundleError, match=r"MODEL_CARD\.md: missing"):
+        verify_bundle(bundle_dir)
+
+
+def test_verify_refuses_a_truncated_model(bundle_dir: Path) -> None:
+    model = bundle_dir / "model.onnx"
+    model.write_bytes(model.read_bytes()[:-10])
+    with pytest.raises(BundleError, match=r"model\.onnx: size mismatch") as info:
+        verify_bundle(bundle_dir)
+    assert info.value.file == "model.onnx"
+
+
+def test_verify_refuses_a_same_size_corruption(bundle_dir: Path) -> None:
+    model = bundle_dir / "model.onnx"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match=r"model\.onnx: sha256 mismatch"):
+        verify_bundle(bundle_dir)
+
+
+def test_verify_refuses_a_manifest_that_does_not_list_the_model(bundle_dir: Path) -> None:
+    files = json.loads((bundle_dir / "model.json").read_text())["files"]
+    del files["model.onnx"]
+    _edit_manifest(bundle_dir, files=files)
+    with pytest.raises(BundleError, match=r"model\.onnx: not listed"):
+        verify_bundle(bundle_dir)
+
+
+def test_verify_refuses_a_variant_whose_file_is_absent(bundle_dir: Path) -> None:
+    _edit_manifest(bundle_dir, variants={"int8": {"file": "model.int8.onnx"}})
+    with pytest.raises(BundleError, match=r"model\.int8\.onnx: not listed"):
+        verify_bundle(bundle_dir)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"format_version": 99}, "newer than this loader"),
+        ({"created_at": "2026-11-25T12:00:00+02:00"}, "must be UTC"),
+        ({"version": "../escape"}, "version"),
+        ({"files": {"../x": {"sha256": "0" * 64, "bytes": 1}}}, "plain name"),
+        ({"threshold": 1.5}, "threshold"),
+        ({"input": {"size": 0}}, "input spec"),
+        ({"input": {"size": 8, "mean": [0.5]}}, "input spec"),
+        ({"outputs": [{"name": "cam", "shape": ["N", 8, 8]}]}, "'logit'"),
+        ({"labels": ["ai"]}, "labels"),
+    ],
+)
+def test_verify_refuses_an_invalid_manifest(bundle_dir: Path, change: dict, reason: str) -> None:
+    _edit_manifest(bundle_dir, **change)
+    with pytest.raises(BundleError, match=r"model\.json") as info:
+        verify_bundle(bundle_dir)
+    assert reason in str(info.value)
+
+
+def test_verify_refuses_a_manifest_that_is_not_json(bundle_dir: Path) -> None:
+    (bundle_dir / "model.json").write_text("{not json")
+    with pytest.raises(BundleError, match=r"model\.json: invalid manifest"):
+        verify_bundle(bundle_dir)
+
+
+def test_load_bundle_from_a_local_directory(bundle_dir: Path, tmp_path: Path) -> None:
+    bundle = load_bundle(str(bundle_dir), tmp_path / "cache")
+    assert bundle.model_path == bundle_dir / "model.onnx"
+    assert isinstance(bundle.manifest, Manifest)
+    assert not (tmp_path / "cache").exists()  # local bundles are used in place
+    with pytest.raises(BundleError, match="no variant 'int8'"):
+        bundle.variant_path("int8")
+
+
+def test_load_bundle_reports_a_missing_directory(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="does not exist"):
+        load_bundle(str(tmp_path / "nowhere"), tmp_path / "cache")
+
+
+def test_session_matching_its_manifest_is_accepted(bundle_dir: Path) -> None:
+    bundle = load_bundle(str(bundle_dir), bundle_dir)
+    session = ort.InferenceSession(str(bundle.model_path), providers=["CPUExecutionProvider"])
+    check_session_io(session, bundle.manifest)
+
+
+def test_session_with_a_different_input_size_is_refused(tmp_path: Path) -> None:
+    make_tiny_bundle(tmp_path / "b", size=8)
+    _edit_manifest(tmp_path / "b", input={**InputSpec(size=16).to_dict()})
+    manifest = Manifest.model_validate_json((tmp_path / "b" / "model.json").read_text())
+    session = ort.InferenceSession(str(tmp_path / "b" / "model.onnx"))
+    with pytest.raises(BundleError, match=r"model\.onnx: input shape"):
+        check_session_io(session, manifest)

@@ -1,0 +1,193 @@
+"""A real S3 API for tests: moto's server over HTTP on a free 127.0.0.1 port.
+
+Import the fixtures into a test module (`from tests.s3_server import s3_bucket, s3_server`)
+or a conftest. `s3_bucket` points boto3's standard chain at the server through
+environment variables only (fake credentials, region, `AWS_ENDPOINT_URL_S3`), so the code
+under test needs no test-only arguments. `FlakyProxy` sits in front of it and fails the
+first N requests with 503, to prove retries happen. `make_tiny_bundle` writes a small,
+real, torch-free bundle to publish or serve.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from lambda_fn.bundle import Manifest, write_manifest
+from lambda_fn.image_contract import InputSpec
+
+REGION = "us-east-1"
+
+
+@dataclass
+class S3Server:
+    """A running moto server and how to reach it."""
+
+    endpoint_url: str
+    server: ThreadedMotoServer
+
+    def client(self) -> Any:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+
+def aws_test_env(monkeypatch: pytest.MonkeyPatch, endpoint_url: str) -> None:
+    """Fake credentials and an endpoint, and nothing from the developer's ~/.aws."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint_url)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One moto server for the whole session; tests isolate themselves by bucket."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield S3Server(endpoint_url=f"http://{host}:{port}", server=server)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh, empty bucket, with the environment pointing boto3 at the server."""
+    aws_test_env(monkeypatch, s3_server.endpoint_url)
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    s3_server.client().create_bucket(Bucket=name)
+    return name
+
+
+class FlakyProxy:
+    """An HTTP proxy that answers 503 SlowDown to the first `failures` requests, then forwards."""
+
+    def __init__(self, upstream: str, failures: int) -> None:
+        host, _, port = upstream.removeprefix("http://").partition(":")
+        self.upstream = (host, int(port))
+        self.failures = failures
+        self.requests: list[tuple[str, str, int]] = []  # (method, path, status answered)
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def endpoint_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> FlakyProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def _should_fail(self, method: str, path: str) -> bool:
+        with self._lock:
+            fail = sum(1 for r in self.requests if r[2] == 503) < self.failures
+            self.requests.append((method, path, 503 if fail else 0))
+            return fail
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _relay(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if proxy._should_fail(self.command, self.path):
+                    payload = b"<Error><Code>SlowDown</Code><Message>test</Message></Error>"
+                    self.send_response(503)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                conn = http.client.HTTPConnection(*proxy.upstream, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+                self.send_response(response.status)
+                head = self.command == "HEAD"  # keeps the object's real Content-Length
+                dropped = ("transfer-encoding", "connection") + (
+                    () if head else ("content-length",)
+                )
+                for key, value in response.getheaders():
+                    if key.lower() not in dropped:
+                        self.send_header(key, value)
+                if not head:
+                    self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if not head:
+                    self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _relay
+
+        return Handler
+
+
+def make_tiny_bundle(directory: Path, *, size: int = 8, name: str = "aiornot-test") -> Manifest:
+    """A real, torch-free bundle: a two-node ONNX graph with the contract's input and outputs.
+
+    `logit` is the mean pixel value and `cam` the channel mean, so tests can predict outputs.
+    """
+    from onnx import TensorProto, helper, save_model
+
+    directory.mkdir(parents=True, exist_ok=True)
+    graph = helper.make_graph(
+        [
+            helper.make_node("ReduceMean", ["image"], ["logit"], axes=[1, 2, 3], keepdims=0),
+            helper.make_node("ReduceMean", ["image"], ["cam"], axes=[1], keepdims=0),
+        ],
+        "tiny",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, size, size])],
+        [
+            helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["N"]),
+            helper.make_tensor_value_info("cam", TensorProto.FLOAT, ["N", size, size]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    save_model(model, str(directory / "model.onnx"))
+    (directory / "MODEL_CARD.md").write_text("# Test bundle\n\nNot a detector.\n")
+    return write_manifest(
+        directory,
+        name=name,
+        input_spec=InputSpec(size=size),
+        outputs=[{"name": "logit", "shape": ["N"]}, {"name": "cam", "shape": ["N", size, size]}],
+        calibration={"temperature": 1.0, "ece_before": None, "ece_after": None},
+        threshold=0.5,
+        metrics={"test": {"accuracy": 0.5, "auroc": 0.5}},
+        lineage={"git_commit": None, "wandb_run": None, "dataset": "test", "split": "test"},
+    )
