@@ -6,15 +6,28 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-setup
+NODE_STAMP := node_modules/.stamp-npm
+
 CONFIG ?= configs/demo.yaml
 ARTIFACTS ?= artifacts
 CKPT ?= $(ARTIFACTS)/checkpoints/last.ckpt
-export WANDB_SILENT ?= true
+BUNDLE ?= $(ARTIFACTS)/bundle
+MODEL_URI ?= $(BUNDLE)
+PORT ?= 8000
+API_URL ?= http://127.0.0.1:$(PORT)
+FRONTEND_PORT ?= 7860
+STAGE ?= dev
 
-.PHONY: help setup test lint format train evaluate demo clean
+export WANDB_SILENT ?= true
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
+export CDK_DISABLE_CLI_TELEMETRY ?= true
+
+.PHONY: help setup test lint format demo train evaluate export publish serve frontend \
+        synth deploy destroy smoke clean
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -22,7 +35,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $@
 
-setup: $(STAMP) ## Create .venv and install everything (cheap when nothing changed)
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(STAMP) $(NODE_STAMP) ## Create .venv, install Python and Node tools (cheap when nothing changed)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	} || echo "note: chromium is missing, so the browser test will be skipped"
 
 test: setup ## Run the whole test suite
 	$(PY) -m pytest
@@ -30,21 +51,50 @@ test: setup ## Run the whole test suite
 lint: setup ## ruff (lint and format check) and mypy on lambda_fn and infra
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy lambda_fn infra
+	$(VENV)/bin/mypy lambda_fn infra app.py
 
 format: setup ## Format the code with ruff
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-train: setup ## Train (CONFIG=configs/demo.yaml; ARGS="--trainer.max_epochs=3" to override)
+demo: setup ## The main job, offline: data, train, evaluate, export, publish, then serve API + Gradio
+	$(PY) scripts/demo.py $(ARGS)
+
+train: setup ## Train (CONFIG=configs/demo.yaml; ARGS="--trainer.max_epochs=3" overrides any field)
 	$(PY) -m model_training.cli fit --config $(CONFIG) $(ARGS)
 
-evaluate: setup ## Evaluate a checkpoint on the held-out split (CKPT=...)
-	$(PY) -m model_training.evaluate --checkpoint $(CKPT) --out $(ARTIFACTS)/eval $(ARGS)
+evaluate: setup ## Evaluate CKPT on the held-out split: metrics.json and plots in ARTIFACTS/eval
+	$(PY) -m model_training.evaluate $(CKPT) --out $(ARTIFACTS)/eval $(ARGS)
 
-demo: setup ## The main job, offline: build demo data, train, evaluate
-	$(MAKE) --no-print-directory train CONFIG=configs/demo.yaml
-	$(MAKE) --no-print-directory evaluate
+export: setup ## Export CKPT to a verified ONNX bundle in BUNDLE (ARGS="--int8")
+	$(PY) -m model_training.export --checkpoint $(CKPT) --out $(BUNDLE) --overwrite \
+	  $(if $(wildcard $(ARTIFACTS)/eval/metrics.json),--metrics $(ARTIFACTS)/eval/metrics.json) $(ARGS)
 
-clean: ## Remove build outputs (keeps .venv)
-	rm -rf $(ARTIFACTS) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache
+publish: setup ## Publish BUNDLE to s3://BUCKET/models/VERSION/ (ENDPOINT_URL= for S3-compatible stores)
+	@test -n "$(BUCKET)" || { echo "usage: make publish BUCKET=my-bucket [BUNDLE=...]"; exit 2; }
+	$(PY) -m model_training.registry publish $(BUNDLE) --bucket $(BUCKET) \
+	  $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
+
+serve: setup ## The API on 127.0.0.1:PORT (8000) serving MODEL_URI (a bundle dir or s3:// prefix)
+	MODEL_URI=$(MODEL_URI) $(PY) -m uvicorn lambda_fn.app:app --host 127.0.0.1 --port $(PORT)
+
+frontend: setup ## The Gradio app on 127.0.0.1:7860, pointed at `make serve` (API_URL=...)
+	AIORNOT_API_URL=$(API_URL) GRADIO_SERVER_NAME=127.0.0.1 GRADIO_SERVER_PORT=$(FRONTEND_PORT) \
+	  $(PY) -m frontend.app
+
+synth: setup ## Synthesize the CDK app offline into cdk.out/ (cdk-nag runs; fails on findings)
+	npx cdk synth --quiet --no-notices $(ARGS)
+
+deploy: setup ## Deploy to AWS: MODEL=path/to/bundle [STAGE=dev|prod] [ARGS=--dry-run]
+	@test -n "$(MODEL)" || { echo "usage: make deploy MODEL=path/to/bundle [STAGE=dev]"; exit 2; }
+	$(PY) -m infra.deploy deploy --model $(MODEL) --stage $(STAGE) $(ARGS)
+
+destroy: setup ## Remove a deployment [STAGE=dev|prod] (prod keeps bucket, repository, logs)
+	$(PY) -m infra.deploy destroy --stage $(STAGE) $(ARGS)
+
+smoke: setup ## Check a deployment or `make serve`: URL=... [KEY=...]
+	@test -n "$(URL)" || { echo "usage: make smoke URL=https://.../dev/ [KEY=...]"; exit 2; }
+	$(PY) -m infra.smoke $(URL) $(if $(KEY),--key $(KEY))
+
+clean: ## Remove build outputs (keeps .venv and node_modules)
+	rm -rf $(ARTIFACTS) build dist cdk.out *.egg-info .pytest_cache .ruff_cache .mypy_cache
