@@ -17,13 +17,14 @@ PORT ?= 8000
 API_URL ?= http://127.0.0.1:$(PORT)
 FRONTEND_PORT ?= 7860
 STAGE ?= dev
+ARCH ?= x86_64
 
 export WANDB_SILENT ?= true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 export CDK_DISABLE_CLI_TELEMETRY ?= true
 
-.PHONY: help setup test lint format demo train evaluate export publish serve frontend \
+.PHONY: help setup test lint format demo train evaluate export publish serve frontend task-root requirements \
         synth deploy destroy smoke clean
 
 help: ## List the targets
@@ -76,11 +77,18 @@ publish: setup ## Publish BUNDLE to s3://BUCKET/models/VERSION/ (ENDPOINT_URL= f
 	  $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
 
 serve: setup ## The API on 127.0.0.1:PORT (8000) serving MODEL_URI (a bundle dir or s3:// prefix)
-	MODEL_URI=$(MODEL_URI) $(PY) -m uvicorn lambda_fn.app:app --host 127.0.0.1 --port $(PORT)
+	MODEL_URI=$(MODEL_URI) $(PY) -m uvicorn lambda_fn.app:app --host 127.0.0.1 --port $(PORT) --no-access-log
 
 frontend: setup ## The Gradio app on 127.0.0.1:7860, pointed at `make serve` (API_URL=...)
 	AIORNOT_API_URL=$(API_URL) GRADIO_SERVER_NAME=127.0.0.1 GRADIO_SERVER_PORT=$(FRONTEND_PORT) \
 	  $(PY) -m frontend.app
+
+task-root: setup ## Assemble the Lambda task root without Docker (ARCH=x86_64|arm64) and report its size
+	$(PY) scripts/assemble_task_root.py --arch $(ARCH)
+
+requirements: setup ## Re-pin lambda_fn/requirements.txt (with hashes) from lambda_fn/requirements.in
+	$(VENV)/bin/pip-compile --allow-unsafe --generate-hashes --no-emit-find-links --no-emit-index-url \
+	  --strip-extras --output-file=lambda_fn/requirements.txt lambda_fn/requirements.in
 
 synth: setup ## Synthesize the CDK app offline into cdk.out/ (cdk-nag runs; fails on findings)
 	npx cdk synth --quiet --no-notices $(ARGS)

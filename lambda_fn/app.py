@@ -1,0 +1,169 @@
+"""The HTTP API (FastAPI): the same app under uvicorn locally and under Mangum on Lambda."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from time import perf_counter
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from lambda_fn.bundle import Manifest
+from lambda_fn.errors import ApiError, install_error_handlers
+from lambda_fn.image_contract import ImageError
+from lambda_fn.inputs import JSON_TYPE, MULTIPART_TYPE, RAW_MEDIA_TYPES, read_image_request
+from lambda_fn.observability import RequestLogMiddleware, logger
+from lambda_fn.predictor import ModelHolder
+from lambda_fn.schemas import ErrorBody, Health, ModelRef, Prediction, PredictJson, Timings
+from lambda_fn.settings import Settings
+
+DESCRIPTION = (
+    "Is this image AI-generated? POST one image to /predict as raw bytes, JSON base64 "
+    "or multipart; every answer names the model version that made it."
+)
+
+
+def _errors(*pairs: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorBody, "description": text} for status, text in pairs}
+
+
+COMMON_ERRORS = _errors(
+    (404, "`not_found`: unknown path"),
+    (405, "`method_not_allowed`: wrong method"),
+    (500, "`internal_error`: a bug; never expected, always logged"),
+)
+UNAVAILABLE = _errors((503, "`model_unavailable`: the bundle could not be loaded or verified"))
+PREDICT_ERRORS = (
+    _errors(
+        (400, "`invalid_image` (undecodable, truncated, empty) or `bad_request` (bad JSON/base64)"),
+        (413, "`payload_too_large` (body over the byte limit) or `image_too_large` (pixels)"),
+        (415, "`unsupported_media_type`: content type or image format not accepted"),
+        (422, "`validation_error`: a well-formed request with invalid values"),
+    )
+    | UNAVAILABLE
+)
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+PREDICT_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "One image, in any of three styles",
+        "content": {
+            **{media_type: BINARY for media_type in RAW_MEDIA_TYPES},
+            JSON_TYPE: {"schema": PredictJson.model_json_schema()},
+            MULTIPART_TYPE: {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+        },
+    }
+}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the model loads once, in the lifespan (or by the Lambda handler at init)."""
+    settings = settings or Settings()
+    logger.setLevel(settings.log_level)
+    models = ModelHolder(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(models.ensure_loaded)
+        yield
+
+    app = FastAPI(
+        title="aiornot",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses=COMMON_ERRORS,
+    )
+    app.state.settings = settings
+    app.state.models = models
+    install_error_handlers(app)
+    _add_routes(app, settings, models)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type", "x-api-key"],
+        )
+    if settings.api_root_path:
+        app.add_middleware(StagePrefixMiddleware, root_path=settings.api_root_path)
+    app.add_middleware(RequestLogMiddleware, emit_metrics=settings.in_lambda)
+    return app
+
+
+class StagePrefixMiddleware:
+    """Serve under an API Gateway stage (/prod): routes match with or without the prefix
+    (REST events omit it, HTTP API events keep it) and /docs links to /prod/openapi.json."""
+
+    def __init__(self, app: ASGIApp, *, root_path: str) -> None:
+        self.app = app
+        self.root_path = root_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "root_path": self.root_path}
+        await self.app(scope, receive, send)
+
+
+def _add_routes(app: FastAPI, settings: Settings, models: ModelHolder) -> None:
+    @app.post(
+        "/predict",
+        response_model=Prediction,
+        response_model_exclude_none=True,
+        responses=PREDICT_ERRORS,
+        openapi_extra=PREDICT_BODY,
+        summary="Classify one image as AI-generated or real",
+    )
+    async def predict(
+        request: Request,
+        explain: Annotated[bool, Query(description="Add the class-activation heatmap")] = False,
+    ) -> Prediction:
+        start = perf_counter()
+        predictor = models.require()
+        manifest = predictor.bundle.manifest
+        request.state.model_version = manifest.version
+        image = await read_image_request(request, settings.max_body_bytes)
+        request.state.input_style, request.state.image_bytes = image.style, len(image.data)
+        try:
+            # Inline, not in a worker thread: the work is CPU-bound and already parallel inside
+            # ONNX Runtime, Lambda sends one request at a time, and the thread hop cost ~5 ms
+            # (a GIL switch interval) on a busy machine - more than the tiny model's inference.
+            answer = predictor.predict(
+                image.data, explain=explain or image.explain, max_pixels=settings.max_pixels
+            )
+        except ImageError as exc:
+            code = exc.code if exc.code in ("image_too_large", "unsupported_media_type") else None
+            raise ApiError(code or "invalid_image", exc.message) from exc
+        timings = {**answer.timings_ms, "total": round((perf_counter() - start) * 1000, 3)}
+        request.state.timings_ms = timings
+        request.state.label, request.state.ai_probability = answer.label, answer.ai_probability
+        return Prediction(
+            label=answer.label,
+            ai_probability=answer.ai_probability,
+            threshold=manifest.threshold,
+            model=ModelRef(name=manifest.name, version=manifest.version),
+            heatmap=answer.heatmap,
+            timings_ms=Timings(**timings),
+        )
+
+    @app.get("/health", response_model=Health, responses=UNAVAILABLE, summary="Readiness")
+    def health() -> Health:
+        manifest = models.require().bundle.manifest
+        return Health(model=ModelRef(name=manifest.name, version=manifest.version))
+
+    @app.get("/model", response_model=Manifest, responses=UNAVAILABLE, summary="The manifest")
+    def model() -> Manifest:
+        return models.require().bundle.manifest
+
+
+app = create_app()

@@ -1,0 +1,161 @@
+"""One verified bundle, one ONNX Runtime session: image bytes in, a calibrated answer out."""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from time import perf_counter
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+
+from lambda_fn.bundle import MODEL_NAME, Bundle, check_session_io, load_bundle
+from lambda_fn.errors import ApiError
+from lambda_fn.image_contract import decode_image, preprocess
+from lambda_fn.ort_session import create_session
+from lambda_fn.settings import Settings
+
+log = logging.getLogger("aiornot.model")
+
+
+def sigmoid(z: np.ndarray | float) -> np.ndarray:
+    """Numerically stable logistic function (no overflow warnings for large |z|)."""
+    z = np.asarray(z, dtype=np.float64)
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+@dataclass(frozen=True)
+class Answer:
+    ai_probability: float
+    label: str
+    timings_ms: dict[str, float]
+    heatmap: list[list[float]] | None = None
+
+
+class Predictor:
+    """A loaded model; `predict` is thread-safe (ONNX Runtime sessions are)."""
+
+    def __init__(
+        self, bundle: Bundle, session: ort.InferenceSession, *, from_cache: bool, load_ms: float
+    ) -> None:
+        self.bundle = bundle
+        self.session = session
+        self.from_cache = from_cache
+        self.load_ms = load_ms
+        self._temperature = float(bundle.manifest.calibration.temperature)
+        self._spec = bundle.manifest.input_spec()
+        self._outputs = [o.name for o in bundle.manifest.outputs]
+
+    @classmethod
+    def load(cls, settings: Settings) -> Predictor:
+        """Fetch, verify, open: every failure here means the model must not be served."""
+        if not settings.model_uri:
+            raise ValueError("MODEL_URI is not set; point it at a bundle directory or s3:// prefix")
+        start = perf_counter()
+        bundle = load_bundle(settings.model_uri, settings.model_cache_dir)
+        session, from_cache = create_session(
+            bundle.model_path,
+            bundle.manifest.files[MODEL_NAME].sha256,
+            cache_dir=settings.model_cache_dir / "optimized",
+            intra_op_threads=settings.intra_op_threads,
+            inter_op_threads=settings.ort_inter_op_threads,
+        )
+        check_session_io(session, bundle.manifest)
+        predictor = cls(bundle, session, from_cache=from_cache, load_ms=0.0)
+        predictor.warm_up()
+        predictor.load_ms = (perf_counter() - start) * 1000
+        return predictor
+
+    def warm_up(self) -> None:
+        """One tiny request end to end, so the first real one pays no first-run costs."""
+        buffer = io.BytesIO()
+        Image.new("RGB", (32, 32), (128, 64, 32)).save(buffer, format="JPEG")
+        self.predict(buffer.getvalue(), explain=True, max_pixels=32 * 32)
+
+    def predict(self, data: bytes, *, explain: bool, max_pixels: int) -> Answer:
+        """Decode, preprocess, infer; raises the contract's ImageError for bad input."""
+        manifest = self.bundle.manifest
+        if explain and len(self._outputs) < 2:
+            raise ApiError("validation_error", "explain=true: this model has no heatmap output.")
+        t0 = perf_counter()
+        target = self._spec.size if self._spec.reduced_jpeg_decoding else None
+        image = decode_image(data, max_pixels=max_pixels, target_size=target)
+        t1 = perf_counter()
+        batch = preprocess(image, self._spec)[np.newaxis]
+        t2 = perf_counter()
+        wanted = self._outputs if explain else self._outputs[:1]
+        outputs = self.session.run(wanted, {"image": batch})
+        t3 = perf_counter()
+        logit = float(outputs[0][0])
+        if not math.isfinite(logit):
+            raise ApiError("model_unavailable", "The model gave no valid answer for this image.")
+        probability = float(sigmoid(logit / self._temperature))
+        heatmap = None
+        if explain:
+            cam = np.nan_to_num(np.asarray(outputs[1][0], dtype=np.float64))
+            heatmap = np.round(sigmoid(cam / self._temperature), 4).tolist()
+        label = manifest.labels[1] if probability >= manifest.threshold else manifest.labels[0]
+        timings = {"decode": t1 - t0, "preprocess": t2 - t1, "inference": t3 - t2}
+        return Answer(
+            ai_probability=probability,
+            label=label,
+            timings_ms={k: round(v * 1000, 3) for k, v in timings.items()},
+            heatmap=heatmap,
+        )
+
+
+class ModelHolder:
+    """Loads the model once per process; remembers a failure and retries it only sparingly."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.predictor: Predictor | None = None
+        self.error: str | None = None
+        self._attempted_at: float | None = None
+        self._lock = threading.Lock()
+
+    def ensure_loaded(self) -> Predictor | None:
+        if self.predictor is not None:
+            return self.predictor
+        with self._lock:
+            retry = self.settings.model_retry_seconds
+            due = self._attempted_at is None or time.monotonic() - self._attempted_at >= retry
+            if self.predictor is None and due:
+                self._attempted_at = time.monotonic()
+                self._load()
+        return self.predictor
+
+    def _load(self) -> None:
+        try:
+            self.predictor = Predictor.load(self.settings)
+        except Exception as exc:  # any failure: serve 503s and say why in the log
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.error("model unavailable", extra={"reason": self.error})
+            return
+        self.error = None
+        manifest = self.predictor.bundle.manifest
+        log.info(
+            "model loaded",
+            extra={
+                "model_name": manifest.name,
+                "model_version": manifest.version,
+                "load_ms": round(self.predictor.load_ms, 1),
+                "optimized_from_cache": self.predictor.from_cache,
+            },
+        )
+
+    def require(self) -> Predictor:
+        """The predictor, or the contract's 503."""
+        predictor = self.ensure_loaded()
+        if predictor is None:
+            raise ApiError(
+                "model_unavailable",
+                "The model is not available: its bundle could not be loaded or verified. "
+                "The operator should check the server log and MODEL_URI; retry later.",
+            )
+        return predictor

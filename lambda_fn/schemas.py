@@ -1,0 +1,63 @@
+"""Request and response bodies of the HTTP API, named for what they carry."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ModelRef(BaseModel):
+    """Which model answered: every response names it, so answers are traceable."""
+
+    name: str
+    version: str
+
+
+class Timings(BaseModel):
+    """Server-side milliseconds; `total` covers body reading, parsing and the three stages."""
+
+    decode: float
+    preprocess: float
+    inference: float
+    total: float
+
+
+class Prediction(BaseModel):
+    """The answer for one image."""
+
+    label: str = Field(description="labels[1] ('ai') when ai_probability >= threshold")
+    ai_probability: float = Field(ge=0.0, le=1.0, description="Calibrated P(AI-generated)")
+    threshold: float = Field(ge=0.0, le=1.0)
+    model: ModelRef
+    heatmap: list[list[float]] | None = Field(
+        default=None,
+        description="Only with explain=true: rows of the class-activation map, each cell the "
+        "calibrated AI probability of that region, in [0, 1]",
+    )
+    timings_ms: Timings
+
+
+class PredictJson(BaseModel):
+    """The JSON request body (FSDL-style clients)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    image: str = Field(description="Base64 image bytes, or a data: URI (data:image/png;base64,...)")
+    explain: bool = Field(default=False, description="Add the heatmap (same as ?explain=true)")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable code from the API's error table")
+    message: str = Field(description="What went wrong and what to do about it")
+
+
+class ErrorBody(BaseModel):
+    """Every error response: `{"error": {"code", "message"}}`."""
+
+    error: ErrorDetail
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    model: ModelRef

@@ -1,0 +1,75 @@
+"""One settings object for the serving app, read from the environment once."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from lambda_fn.image_contract import DEFAULT_MAX_PIXELS
+
+MIB = 1024 * 1024
+LAMBDA_MB_PER_VCPU = 1769  # Lambda allocates one full vCPU per 1,769 MB of memory
+LAMBDA_MAX_VCPUS = 6
+
+
+class Settings(BaseSettings):
+    """Serving configuration; every field is an environment variable of the same name."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", frozen=True, protected_namespaces=()
+    )
+
+    model_uri: str = Field(default="", description="Bundle directory or s3://BUCKET/models/V/")
+    model_cache_dir: Path = Path(tempfile.gettempdir()) / "aiornot-models"
+    model_retry_seconds: float = Field(default=60.0, ge=0)
+    max_body_bytes: int = Field(default=4 * MIB, gt=0, description="Limit on the image bytes")
+    max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, gt=0)
+    ort_intra_op_threads: int | None = Field(default=None, ge=1)
+    ort_inter_op_threads: int = Field(default=1, ge=1)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    api_root_path: str = Field(default="", description="API Gateway stage prefix, e.g. /prod")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    aws_lambda_function_name: str | None = None
+    aws_lambda_function_memory_size: int | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """Accept a JSON list or a comma-separated string, as people write either."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [origin.strip() for origin in text.split(",") if origin.strip()]
+        return value
+
+    @field_validator("api_root_path")
+    @classmethod
+    def _normalise_root(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        return value if not value or value.startswith("/") else f"/{value}"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def in_lambda(self) -> bool:
+        return bool(self.aws_lambda_function_name)
+
+    @property
+    def intra_op_threads(self) -> int:
+        """Explicit setting, else the vCPUs Lambda grants for the memory size, else the cores."""
+        if self.ort_intra_op_threads:
+            return self.ort_intra_op_threads
+        if self.aws_lambda_function_memory_size:
+            vcpus = round(self.aws_lambda_function_memory_size / LAMBDA_MB_PER_VCPU)
+            return max(1, min(LAMBDA_MAX_VCPUS, vcpus))
+        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)

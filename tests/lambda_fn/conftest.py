@@ -1,0 +1,123 @@
+"""Serving fixtures: a real ResNet bundle (tiny, random, exported to ONNX), images, live servers.
+
+The bundle is built once per session. It is the one place to swap in a demo-trained bundle.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lambda_fn.bundle import Manifest, write_manifest
+from lambda_fn.image_contract import InputSpec
+from tests.http_server import UvicornServer
+
+IMAGE_SIZE = 64
+TEMPERATURE = 1.5
+FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF"}
+
+
+def export_tiny_resnet(directory: Path, *, size: int = IMAGE_SIZE, seed: int = 0) -> Manifest:
+    """A random-weight tiny ResNet as a real bundle: `image` in, `logit` and `cam` out."""
+    import torch
+
+    from model_training.models.resnet import build_resnet
+
+    torch.manual_seed(seed)
+    net = build_resnet("tiny").eval()
+
+    class WithCam(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return self.net.forward_with_cam(x)
+
+    directory.mkdir(parents=True, exist_ok=True)
+    example = torch.randn(2, 3, size, size)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and trace notes
+        torch.onnx.export(
+            WithCam().eval(),
+            (example,),
+            str(directory / "model.onnx"),
+            input_names=["image"],
+            output_names=["logit", "cam"],
+            dynamic_axes={"image": {0: "N"}, "logit": {0: "N"}, "cam": {0: "N"}},
+            opset_version=17,
+            dynamo=False,
+        )
+        cam_hw = list(net.forward_with_cam(example)[1].shape[1:])
+    (directory / "MODEL_CARD.md").write_text("# aiornot test bundle\n\nRandom weights.\n")
+    return write_manifest(
+        directory,
+        name="aiornot-test-tiny",
+        input_spec=InputSpec(size=size),
+        outputs=[{"name": "logit", "shape": ["N"]}, {"name": "cam", "shape": ["N", *cam_hw]}],
+        calibration={"temperature": TEMPERATURE},
+        threshold=0.5,
+        metrics={"test": {"accuracy": 0.5}},
+        lineage={"git_commit": None, "wandb_run": None, "dataset": "none", "split": None},
+    )
+
+
+def make_image(fmt: str = "JPEG", size: tuple[int, int] = (96, 80), seed: int = 0) -> bytes:
+    """A small textured RGB image encoded in `fmt`."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    ramp = np.linspace(0, 255, width, dtype=np.float32)[None, :, None]
+    pixels = np.clip(ramp + rng.normal(0, 40, (height, width, 3)), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def resnet_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("resnet-bundle")
+    export_tiny_resnet(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def images() -> dict[str, bytes]:
+    """One small image per accepted format, keyed by the content-type subtype."""
+    return {subtype: make_image(fmt, seed=i) for i, (subtype, fmt) in enumerate(FORMATS.items())}
+
+
+@pytest.fixture(scope="session")
+def api_server(
+    resnet_bundle: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[UvicornServer]:
+    """The app under uvicorn with the real bundle; shared by every test that only reads."""
+    env = {
+        "MODEL_URI": str(resnet_bundle),
+        "MODEL_CACHE_DIR": str(tmp_path_factory.mktemp("model-cache")),
+        "ORT_INTRA_OP_THREADS": "1",
+        "CORS_ORIGINS": "https://app.example, https://other.example",
+    }
+    with UvicornServer(env=env) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def broken_api_server(
+    resnet_bundle: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[UvicornServer]:
+    """The app with a bundle whose model.onnx was altered after the manifest was written."""
+    broken = tmp_path_factory.mktemp("broken") / "bundle"
+    shutil.copytree(resnet_bundle, broken)
+    with (broken / "model.onnx").open("r+b") as handle:
+        handle.seek(100)
+        handle.write(b"\x00\x01\x02\x03")
+    env = {"MODEL_URI": str(broken), "MODEL_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
+    with UvicornServer(env=env) as server:
+        yield server

@@ -1,0 +1,166 @@
+"""POST /predict through a real uvicorn server: every input style, calibration, explain."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import httpx
+import numpy as np
+import onnxruntime as ort
+import pytest
+from PIL import Image
+
+from lambda_fn.bundle import read_manifest
+from lambda_fn.image_contract import load_for_model
+from tests.http_server import UvicornServer
+from tests.lambda_fn.conftest import FORMATS, TEMPERATURE, make_image
+
+
+def post_raw(
+    server: UvicornServer, data: bytes, content_type: str, query: str = ""
+) -> httpx.Response:
+    return httpx.post(
+        f"{server.url}/predict{query}", content=data, headers={"content-type": content_type}
+    )
+
+
+def reference_probability(bundle: Path, data: bytes) -> float:
+    """What the contract says the answer is: ORT on the contract's input, sigmoid(logit / T)."""
+    spec = read_manifest(bundle).input_spec()
+    session = ort.InferenceSession(str(bundle / "model.onnx"), providers=["CPUExecutionProvider"])
+    (logit,) = session.run(["logit"], {"image": load_for_model(data, spec)[None]})[0]
+    return float(1 / (1 + np.exp(-logit / TEMPERATURE)))
+
+
+@pytest.mark.parametrize("subtype", sorted(FORMATS))
+def test_predict_accepts_raw_bytes_in_every_allowed_format(
+    api_server: UvicornServer, images: dict[str, bytes], subtype: str
+) -> None:
+    response = post_raw(api_server, images[subtype], f"image/{subtype}")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"label", "ai_probability", "threshold", "model", "timings_ms"}
+    assert 0.0 <= body["ai_probability"] <= 1.0
+    assert body["model"]["name"] == "aiornot-test-tiny"
+    assert set(body["timings_ms"]) == {"decode", "preprocess", "inference", "total"}
+
+
+def test_predict_probability_is_the_calibrated_sigmoid_of_the_model_logit(
+    api_server: UvicornServer, images: dict[str, bytes], resnet_bundle: Path
+) -> None:
+    response = post_raw(api_server, images["png"], "image/png")
+    assert response.status_code == 200
+    expected = reference_probability(resnet_bundle, images["png"])
+    assert response.json()["ai_probability"] == pytest.approx(expected, abs=1e-5)
+
+
+def test_predict_label_follows_the_manifest_threshold(
+    api_server: UvicornServer, images: dict[str, bytes]
+) -> None:
+    body = post_raw(api_server, images["jpeg"], "image/jpeg").json()
+    expected = "ai" if body["ai_probability"] >= body["threshold"] else "real"
+    assert (body["threshold"], body["label"]) == (0.5, expected)
+
+
+def test_every_input_style_gives_the_same_answer(
+    api_server: UvicornServer, images: dict[str, bytes]
+) -> None:
+    data = images["png"]
+    encoded = base64.b64encode(data).decode()
+    responses = [
+        post_raw(api_server, data, "image/png"),
+        httpx.post(f"{api_server.url}/predict", json={"image": encoded}),
+        httpx.post(f"{api_server.url}/predict", json={"image": f"data:image/png;base64,{encoded}"}),
+        httpx.post(
+            f"{api_server.url}/predict",
+            json={"image": base64.urlsafe_b64encode(data).decode().rstrip("=")},
+        ),
+        httpx.post(f"{api_server.url}/predict", files={"file": ("x.png", data, "image/png")}),
+    ]
+    assert [r.status_code for r in responses] == [200] * len(responses)
+    probabilities = {r.json()["ai_probability"] for r in responses}
+    assert len(probabilities) == 1
+
+
+def test_json_accepts_charset_parameter_and_line_wrapped_base64(
+    api_server: UvicornServer, images: dict[str, bytes]
+) -> None:
+    encoded = base64.encodebytes(images["jpeg"]).decode()  # MIME style: a newline every 76
+    response = httpx.post(
+        f"{api_server.url}/predict",
+        content=json.dumps({"image": encoded}).encode(),
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_explain_query_adds_a_heatmap_of_unit_interval_rows(
+    api_server: UvicornServer, images: dict[str, bytes], resnet_bundle: Path
+) -> None:
+    response = post_raw(api_server, images["jpeg"], "image/jpeg", "?explain=true")
+    assert response.status_code == 200
+    heatmap = np.asarray(response.json()["heatmap"])
+    cam_shape = read_manifest(resnet_bundle).outputs[1].shape[1:]
+    assert list(heatmap.shape) == cam_shape
+    assert heatmap.min() >= 0.0 and heatmap.max() <= 1.0
+
+
+def test_explain_in_json_body_adds_the_heatmap_and_is_absent_by_default(
+    api_server: UvicornServer, images: dict[str, bytes]
+) -> None:
+    encoded = base64.b64encode(images["webp"]).decode()
+    with_map = httpx.post(f"{api_server.url}/predict", json={"image": encoded, "explain": True})
+    without = httpx.post(f"{api_server.url}/predict", json={"image": encoded})
+    assert (with_map.status_code, without.status_code) == (200, 200)
+    assert "heatmap" in with_map.json()
+    assert "heatmap" not in without.json()
+
+
+def test_predict_decodes_a_large_jpeg_at_reduced_size(api_server: UvicornServer) -> None:
+    big = make_image("JPEG", size=(1280, 960))
+    response = post_raw(api_server, big, "image/jpeg")
+    assert response.status_code == 200
+    assert response.headers["x-request-id"]
+
+
+def _encode(image: Image.Image, fmt: str, **params: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **params)
+    return buffer.getvalue()
+
+
+def _odd_images() -> dict[str, tuple[bytes, str]]:
+    rgb = Image.open(io.BytesIO(make_image("PNG", size=(48, 40)))).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 on display
+    frames = [rgb.convert("P"), rgb.rotate(90).convert("P")]
+    gray16 = Image.fromarray(np.asarray(rgb.convert("L"), dtype=np.uint16) * 257)
+    assert gray16.mode == "I;16"
+    return {
+        "cmyk-jpeg": (_encode(rgb.convert("CMYK"), "JPEG"), "image/jpeg"),
+        "exif-rotated-jpeg": (_encode(rgb, "JPEG", exif=exif), "image/jpeg"),
+        "i16-png": (_encode(gray16, "PNG"), "image/png"),
+        "la-png": (_encode(rgb.convert("LA"), "PNG"), "image/png"),
+        "1bit-bmp": (_encode(rgb.convert("1"), "BMP"), "image/bmp"),
+        "rgba-webp": (_encode(rgb.convert("RGBA"), "WEBP"), "image/webp"),
+        "animated-gif": (
+            _encode(frames[0], "GIF", save_all=True, append_images=frames[1:]),
+            "image/gif",
+        ),
+        "cmyk-tiff": (_encode(rgb.convert("CMYK"), "TIFF"), "image/tiff"),
+    }
+
+
+ODD_IMAGES = _odd_images()
+
+
+@pytest.mark.parametrize("name", sorted(ODD_IMAGES))
+def test_predict_accepts_every_pixel_mode_and_orientation(
+    api_server: UvicornServer, name: str
+) -> None:
+    data, content_type = ODD_IMAGES[name]
+    response = post_raw(api_server, data, content_type)
+    assert response.status_code == 200, response.text
