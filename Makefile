@@ -24,7 +24,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 export CDK_DISABLE_CLI_TELEMETRY ?= true
 
-.PHONY: help setup test lint format demo train evaluate export publish serve frontend task-root requirements \
+.PHONY: help setup test lint format demo train evaluate export publish serve frontend task-root requirements load-test \
         synth deploy destroy smoke clean
 
 help: ## List the targets
@@ -89,6 +89,9 @@ task-root: setup ## Assemble the Lambda task root without Docker (ARCH=x86_64|ar
 requirements: setup ## Re-pin lambda_fn/requirements.txt (with hashes) from lambda_fn/requirements.in
 	$(VENV)/bin/pip-compile --allow-unsafe --generate-hashes --no-emit-find-links --no-emit-index-url \
 	  --strip-extras --output-file=lambda_fn/requirements.txt lambda_fn/requirements.in
+
+load-test: setup ## Loopback load test, 5,000 requests at concurrency 16 (ARGS=--test-bundle needs no training)
+	$(PY) scripts/load_test.py --model-uri $(MODEL_URI) $(ARGS)
 
 synth: setup ## Synthesize the CDK app offline into cdk.out/ (cdk-nag runs; fails on findings)
 	npx cdk synth --quiet --no-notices $(ARGS)

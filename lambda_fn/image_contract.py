@@ -30,6 +30,17 @@ ALLOWED_FORMATS: dict[str, str] = {
     "TIFF": "image/tiff",
 }
 DEFAULT_MAX_PIXELS = 40_000_000
+# Leading bytes of each allowed format: data that starts like one but does not parse is a
+# broken image of an accepted type (400 invalid_image), not an unsupported type (415).
+SIGNATURES: tuple[bytes, ...] = (
+    b"\xff\xd8\xff",
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF87a",
+    b"GIF89a",
+    b"BM",
+    b"II*\x00",
+    b"MM\x00*",
+)
 
 # Never let Pillow silently pad a truncated file with grey.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -84,6 +95,10 @@ def sniff_format(data: bytes) -> str:
     except Image.DecompressionBombError as exc:
         raise ImageError("image_too_large", f"The image has too many pixels: {exc}") from exc
     except UnidentifiedImageError as exc:
+        if data.startswith(SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
+            raise ImageError(
+                "invalid_image", "The image is truncated or corrupt: its header is unreadable."
+            ) from exc
         raise ImageError(
             "unsupported_media_type",
             "The data is not an image in a supported format "
