@@ -17,6 +17,7 @@ PORT ?= 8000
 API_URL ?= http://127.0.0.1:$(PORT)
 FRONTEND_PORT ?= 7860
 STAGE ?= dev
+SOURCE ?= demo
 ARCH ?= x86_64
 
 export WANDB_SILENT ?= true
@@ -24,7 +25,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 export CDK_DISABLE_CLI_TELEMETRY ?= true
 
-.PHONY: help setup test lint format demo train evaluate export publish serve frontend task-root requirements load-test \
+.PHONY: help setup test lint format demo validate train evaluate export publish serve frontend task-root requirements load-test \
         synth deploy destroy smoke clean
 
 help: ## List the targets
@@ -60,6 +61,9 @@ format: setup ## Format the code with ruff
 
 demo: setup ## The main job, offline: data, train, evaluate, export, publish, then serve API + Gradio
 	$(PY) scripts/demo.py $(ARGS)
+
+validate: setup ## Validate a dataset before training (SOURCE=demo|hub|parquet|folder DATA=path ARGS=--bad-rows=skip)
+	$(PY) -m model_training.data.validate --source $(SOURCE) $(if $(DATA),--path $(DATA)) $(ARGS)
 
 train: setup ## Train (CONFIG=configs/demo.yaml; ARGS="--trainer.max_epochs=3" overrides any field)
 	$(PY) -m model_training.cli fit --config $(CONFIG) $(ARGS)

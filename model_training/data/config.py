@@ -1,0 +1,85 @@
+"""What determines the data and its split, and how to get there; free of torch and Lightning.
+
+The DataModule and the `validate` CLI share it, so both see the same rows and splits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model_training.data import demo
+from model_training.data.records import ImageRecord
+from model_training.data.sources import HUB_DATASET, SourceName, load_records
+from model_training.data.splits import split_records
+from model_training.data.validation import (
+    DEFAULT_MIN_SIZE,
+    BadRowPolicy,
+    ValidationReport,
+    check_splits,
+    validate_records,
+)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Equal configs give equal splits (for the same source data)."""
+
+    source: SourceName = "demo"
+    path: str | None = None
+    image_size: int = 64
+    seed: int = 0
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    bad_rows: BadRowPolicy = "fail"
+    limit: int | None = None
+    demo_samples_per_photo: int = 80
+    hub_dataset: str = HUB_DATASET
+    min_image_size: int = DEFAULT_MIN_SIZE
+    hf_cache_dir: str | None = None
+
+    @property
+    def dataset_id(self) -> str:
+        """Names the data and the split, e.g. `demo:v1:seed=0:size=64:per_photo=80:split(...)`."""
+        if self.source == "demo":
+            data = f"demo:{demo.VERSION}:seed={self.seed}:size={self.image_size}"
+            data += f":per_photo={self.demo_samples_per_photo}"
+        elif self.source == "hub":
+            data = f"hub:{self.hub_dataset}:train"
+        else:
+            data = f"{self.source}:{self.path}"
+        split = f"seed={self.seed},val={self.val_fraction},test={self.test_fraction}"
+        split += f",bad_rows={self.bad_rows}" + (f",limit={self.limit}" if self.limit else "")
+        return f"{data}:split({split})"
+
+    def load(self) -> list[ImageRecord]:
+        """All rows of the source (building the demo or downloading the Hub data once)."""
+        return load_records(
+            self.source,
+            self.path,
+            seed=self.seed,
+            image_size=self.image_size,
+            demo_samples_per_photo=self.demo_samples_per_photo,
+            hub_dataset=self.hub_dataset,
+            hf_cache_dir=self.hf_cache_dir,
+        )
+
+    def prepare(self, *, workers: int = 1) -> tuple[dict[str, list[ImageRecord]], ValidationReport]:
+        """Load, cap, validate (per the bad-rows policy), split, and check the splits."""
+        records = self.load()
+        if self.limit is not None and self.limit < len(records):
+            order = np.random.default_rng(self.seed).permutation(len(records))
+            records = [records[i] for i in sorted(order[: self.limit])]
+        kept, report = validate_records(
+            records,
+            source=self.dataset_id,
+            policy=self.bad_rows,
+            min_size=self.min_image_size,
+            workers=workers,
+        )
+        splits = split_records(
+            kept, val_fraction=self.val_fraction, test_fraction=self.test_fraction, seed=self.seed
+        )
+        check_splits(report, splits)
+        return splits, report

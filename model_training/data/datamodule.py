@@ -1,0 +1,126 @@
+"""The LightningDataModule: one interface over the demo, the Hub, local parquet and folders."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from lambda_fn.image_contract import InputSpec
+from model_training.data.augment import AugmentName
+from model_training.data.config import DataConfig
+from model_training.data.dataset import DropFailed, EpochSampler, ImageDataset
+from model_training.data.records import ImageRecord
+from model_training.data.sources import HUB_DATASET, SourceName
+from model_training.data.splits import SPLITS
+from model_training.data.validation import DEFAULT_MIN_SIZE, BadRowPolicy, ValidationReport
+
+log = logging.getLogger(__name__)
+
+
+class AiOrNotDataModule(L.LightningDataModule):
+    """Validated, leak-free train/val/test splits; batches of (x (B,3,S,S), y (B,) 0./1.)."""
+
+    def __init__(
+        self,
+        source: SourceName = "demo",
+        path: str | None = None,
+        image_size: int = 64,
+        batch_size: int = 64,
+        num_workers: int = 2,
+        val_fraction: float = 0.15,
+        test_fraction: float = 0.15,
+        seed: int = 0,
+        bad_rows: BadRowPolicy = "fail",
+        augment: AugmentName = "light",
+        limit: int | None = None,
+        demo_samples_per_photo: int = 80,
+        hub_dataset: str = HUB_DATASET,
+        min_image_size: int = DEFAULT_MIN_SIZE,
+        hf_cache_dir: str | None = None,
+        pin_memory: bool | None = None,
+    ) -> None:
+        """`path`: parquet file/dir/glob, folder root (real/, ai/), or demo cache root."""
+        super().__init__()
+        self.save_hyperparameters()
+        self.config = DataConfig(
+            source=source,
+            path=path,
+            image_size=image_size,
+            seed=seed,
+            val_fraction=val_fraction,
+            test_fraction=test_fraction,
+            bad_rows=bad_rows,
+            limit=limit,
+            demo_samples_per_photo=demo_samples_per_photo,
+            hub_dataset=hub_dataset,
+            min_image_size=min_image_size,
+            hf_cache_dir=hf_cache_dir,
+        )
+        self.batch_size, self.num_workers, self.augment = batch_size, num_workers, augment
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.input_spec = InputSpec(size=image_size)
+        self.report: ValidationReport | None = None
+        self._splits: dict[str, list[ImageRecord]] | None = None
+
+    @property
+    def dataset_id(self) -> str:
+        """Names the data and the split; equal ids mean equal splits."""
+        return self.config.dataset_id
+
+    def prepare_data(self) -> None:
+        """Build the demo or download the Hub dataset once (rank 0 only under DDP)."""
+        self.config.load()
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load, validate (raising per the bad-rows policy), split and check for leakage."""
+        if self._splits is None:
+            self._splits, self.report = self.config.prepare(workers=max(1, self.num_workers))
+            log.info("%s", self.report.render())
+
+    def split_records(self, split: str) -> list[ImageRecord]:
+        """The records of one split ("train", "val" or "test"), sorted by id."""
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
+        if self._splits is None:
+            self.setup()
+        assert self._splits is not None
+        return list(self._splits[split])
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = ImageDataset(
+            self.split_records("train"),
+            self.input_spec,
+            augment=self.augment,
+            seed=self.config.seed,
+        )
+        return self._loader(dataset, EpochSampler(dataset, seed=self.config.seed))
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(ImageDataset(self.split_records("val"), self.input_spec))
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(ImageDataset(self.split_records("test"), self.input_spec))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"dataset_id": self.dataset_id}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        saved = state_dict.get("dataset_id")
+        if saved and saved != self.dataset_id:
+            log.warning("resuming on %s; the checkpoint was trained on %s", self.dataset_id, saved)
+
+    def _loader(self, dataset: ImageDataset, sampler: Sampler | None = None) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            shuffle=False,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=self.pin_memory,
+            collate_fn=DropFailed(self.config.image_size),
+        )

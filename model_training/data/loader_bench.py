@@ -1,0 +1,113 @@
+"""Measure the training loader alone, in images per second (no model, no GPU).
+
+    python -m model_training.data.loader_bench --preset demo
+    python -m model_training.data.loader_bench --preset synthetic --image-size 224 --num-workers 2
+
+`synthetic` writes 512x512 JPEGs (a stand-in for full-size photos) to a temporary
+folder; `--full-decode` turns reduced-size JPEG decoding off, to see what it saves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import json
+import platform
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from model_training.data.datamodule import AiOrNotDataModule
+
+
+def write_synthetic_jpegs(root: Path, count: int, side: int = 512, seed: int = 0) -> Path:
+    """Photo-like JPEGs (smooth structure plus grain) under root/real and root/ai."""
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        coarse = rng.integers(0, 256, size=(side // 32, side // 32, 3), dtype=np.uint8)
+        base = np.asarray(Image.fromarray(coarse).resize((side, side), Image.Resampling.BICUBIC))
+        grain = rng.normal(0.0, 8.0, size=base.shape)
+        pixels = np.clip(base + grain, 0, 255).astype(np.uint8)
+        folder = root / ("ai" if i % 2 else "real")
+        folder.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format="JPEG", quality=90)
+        (folder / f"{i:05d}.jpg").write_bytes(buffer.getvalue())
+    return root
+
+
+def images_per_second(datamodule: AiOrNotDataModule, batches: int) -> float:
+    """Time `batches` training batches after the first (which pays for worker start-up)."""
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    loader = datamodule.train_dataloader()
+    seen, started, epoch = 0, 0.0, 0
+    while True:
+        loader.sampler.set_epoch(epoch)  # type: ignore[attr-defined]
+        for x, _ in loader:
+            if not started:
+                started = time.perf_counter()
+                continue
+            seen += len(x)
+            batches -= 1
+            if batches == 0:
+                return seen / (time.perf_counter() - started)
+        epoch += 1
+
+
+def machine() -> str:
+    """The CPU model and count, as lscpu reports them."""
+    try:
+        lines = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        info = dict(line.split(":", 1) for line in lines.splitlines() if ":" in line)
+        return f"{info['Model name'].strip()}, {info['CPU(s)'].strip()} CPUs"
+    except (OSError, KeyError, subprocess.CalledProcessError):
+        return platform.processor() or platform.machine()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", choices=("demo", "synthetic"), default="demo")
+    parser.add_argument("--image-size", type=int, default=None, help="default: 64 demo, 224 synth")
+    parser.add_argument("--num-workers", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--augment", choices=("none", "light", "strong"), default="light")
+    parser.add_argument("--count", type=int, default=512, help="synthetic images to write")
+    parser.add_argument("--full-decode", action="store_true", help="no reduced-size decoding")
+    args = parser.parse_args(argv)
+    size = args.image_size or (64 if args.preset == "demo" else 224)
+    common = {"image_size": size, "batch_size": args.batch_size, "augment": args.augment}
+    common |= {"num_workers": args.num_workers, "val_fraction": 0.0, "test_fraction": 0.0}
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.preset == "demo":
+            datamodule = AiOrNotDataModule(source="demo", **common)
+        else:
+            folder = write_synthetic_jpegs(Path(tmp), args.count)
+            datamodule = AiOrNotDataModule(source="folder", path=str(folder), **common)
+        if args.full_decode:
+            spec = dataclasses.replace(datamodule.input_spec, reduced_jpeg_decoding=False)
+            datamodule.input_spec = spec
+        rate = images_per_second(datamodule, args.batches)
+    result = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "machine": machine(),
+        "preset": args.preset,
+        "image_size": size,
+        "num_workers": args.num_workers,
+        "batch_size": args.batch_size,
+        "augment": args.augment,
+        "reduced_jpeg_decoding": datamodule.input_spec.reduced_jpeg_decoding,
+        "images_per_second": round(rate, 1),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
