@@ -25,7 +25,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 export CDK_DISABLE_CLI_TELEMETRY ?= true
 
-.PHONY: help setup test lint format demo validate train evaluate export publish serve frontend task-root requirements load-test \
+.PHONY: help setup test lint format demo validate train evaluate export publish serve frontend task-root requirements load-test bench \
         synth deploy destroy smoke clean
 
 help: ## List the targets
@@ -96,6 +96,9 @@ requirements: setup ## Re-pin lambda_fn/requirements.txt (with hashes) from lamb
 
 load-test: setup ## Loopback load test, 5,000 requests at concurrency 16 (ARGS=--test-bundle needs no training)
 	$(PY) scripts/load_test.py --model-uri $(MODEL_URI) $(ARGS)
+
+bench: setup ## Benchmark ORT vs PyTorch (latency, requests, cold start, size, throughput, training) -> docs/BENCHMARKS.md
+	$(PY) -m bench --json build/bench-results.json $(ARGS)
 
 synth: setup ## Synthesize the CDK app offline into cdk.out/ (cdk-nag runs; fails on findings)
 	npx cdk synth --quiet --no-notices $(ARGS)

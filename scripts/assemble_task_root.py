@@ -27,14 +27,20 @@ MACHINES = {"x86_64": "x86_64", "arm64": "aarch64"}
 GLIBC_MINORS = range(17, 35)  # Lambda's python3.12 runtime is Amazon Linux 2023: glibc 2.34
 STAMP = ".assembled.json"
 # Never imported at serving time; the Dockerfile's RUN removes exactly these too (a test checks).
+# libonnxruntime.so is the C API library for other languages: the Python module is
+# self-contained (its only NEEDED entries are libc/libstdc++), so it is 35 MB never loaded.
 PRUNE_DIRS = [
     "numpy/tests",
     "numpy/*/tests",
     "onnxruntime/transformers",
     "onnxruntime/quantization",
     "onnxruntime/tools",
+    "onnxruntime/capi/libonnxruntime.so.*",
 ]
 PRUNE_FILES = "*.pyi"
+# botocore ships the JSON model of every AWS API (~28 MB); the server only calls S3. Kept:
+# S3 and the services boto3's credential chain may call (web identity, SSO, console login).
+BOTOCORE_KEEP = ["s3", "sts", "sso", "sso-oidc", "signin"]
 
 
 def platform_tags(arch: str) -> list[str]:
@@ -64,6 +70,7 @@ def install(arch: str, python_version: str, out: Path) -> bool:
     wanted = fingerprint(arch, python_version)
     stamp = out / STAMP
     if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == wanted:
+        prune(out)  # idempotent: a reused install gets any newer pruning rules too
         return False
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -77,12 +84,23 @@ def install(arch: str, python_version: str, out: Path) -> bool:
 
 
 def prune(out: Path) -> None:
-    """Drop test suites, offline tools and type stubs, as the Dockerfile does."""
+    """Drop test suites, offline tools, unused libraries and API models, as the Dockerfile does."""
     for pattern in PRUNE_DIRS:
         for path in out.glob(pattern):
-            shutil.rmtree(path)
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
     for path in out.rglob(PRUNE_FILES):
         path.unlink()
+    data = out / "botocore" / "data"
+    if data.is_dir():
+        for path in data.iterdir():
+            if path.is_dir() and path.name not in BOTOCORE_KEEP:
+                shutil.rmtree(path)
+
+
+def botocore_prune_command() -> str:
+    """The Dockerfile's equivalent of the botocore part of `prune` (a test compares them)."""
+    keep = " ".join(f"! -name {name}" for name in BOTOCORE_KEEP)
+    return f"find botocore/data -mindepth 1 -maxdepth 1 -type d {keep} -exec rm -rf {{}} +"
 
 
 def copy_runtime_files(out: Path) -> None:

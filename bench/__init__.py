@@ -1,0 +1,1 @@
+"""`python -m bench`: the side-by-side benchmark behind docs/BENCHMARKS.md (issue 8)."""

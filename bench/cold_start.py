@@ -1,0 +1,157 @@
+"""Cold start: fresh process -> handler imported -> model ready -> first response.
+
+Each run is a new interpreter; the parent notes the wall clock just before starting it and
+the child prints the wall clock at each stage. The bundle is a local directory and its
+optimised-graph cache is warm (the issue's "bundle cached locally"); the OS file cache is
+warm too, which favours neither side.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT, Preset, export_bundle, jpeg
+
+OURS = """
+import json, sys, time
+marks = {"interpreter": time.time()}
+import lambda_fn.app
+marks["imported"] = time.time()
+import lambda_fn.handler as h
+marks["model_ready"] = time.time()
+from awslambdaric.lambda_context import LambdaContext
+event = json.load(open(sys.argv[1]))
+arn = "arn:aws:lambda:us-east-1:123456789012:function:aiornot"
+context = LambdaContext("req-1", None, None, 2_000_000_000_000, arn)
+out = h.handler(event, context)
+marks["first_response"] = time.time()
+assert out["statusCode"] == 200, out
+print(json.dumps(marks))
+"""
+
+TORCHSCRIPT = """
+import json, sys, time
+marks = {"interpreter": time.time()}
+import bench.torchscript_handler as h
+marks["imported"] = time.time()
+h.load()
+marks["model_ready"] = time.time()
+out = h.handler(json.load(open(sys.argv[1])), None)
+marks["first_response"] = time.time()
+assert out["statusCode"] == 200, out
+print(json.dumps(marks))
+"""
+
+
+def script_model(bundle: Path, preset: Preset) -> Path:
+    """The same weights as TorchScript (traced forward_with_cam), beside the bundle."""
+    import torch
+
+    from model_training.models.resnet import build_resnet
+
+    path = bundle.parent / f"{bundle.name}.torchscript.pt"
+    if not path.is_file():
+        net = build_resnet(preset.preset).eval()
+        net.load_state_dict(torch.load(bundle / "weights.pt"))
+
+        class WithCam(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.net = net
+
+            def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                return self.net.forward_with_cam(x)
+
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(WithCam().eval(), torch.zeros(1, 3, preset.size, preset.size))
+        traced.save(str(path))
+    return path
+
+
+def _run(code: str, event_path: Path, env: dict[str, str]) -> dict[str, float]:
+    start = time.time()
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(event_path)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    marks = json.loads(out.stdout.strip().splitlines()[-1])
+    return {k: (v - start) * 1000 for k, v in marks.items()}
+
+
+def import_breakdown(module: str, env: dict[str, str]) -> dict[str, float]:
+    """Self import time (ms) per top-level package, from `python -X importtime` (one run)."""
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    totals: dict[str, float] = {}
+    for line in out.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) != 3 or not parts[0].startswith("import time:") or "self" in parts[0]:
+            continue
+        top = parts[2].strip().split(".")[0]
+        totals[top] = totals.get(top, 0.0) + int(parts[0].split(":")[1]) / 1000
+    return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
+
+
+def measure(preset: Preset, work: Path, repeats: int) -> dict[str, Any]:
+    """Median stage times (ms since process start) for both handlers, runs interleaved."""
+    from scripts.apigw_events import rest_event
+
+    bundle = export_bundle(work / f"bundle-{preset.name}", preset)
+    ts_path = script_model(bundle, preset)
+    event_path = work / "cold-event.json"
+    event = rest_event(
+        "POST",
+        "/predict",
+        body=jpeg((512, 512)),
+        headers={"content-type": "image/jpeg"},
+        binary=True,
+    )
+    event_path.write_text(json.dumps(event))
+    ours_env = {
+        "MODEL_URI": str(bundle),
+        "MODEL_CACHE_DIR": str(work / "model-cache"),
+        "ORT_INTRA_OP_THREADS": "1",
+        "LOG_LEVEL": "WARNING",
+        "AWS_LAMBDA_FUNCTION_NAME": "aiornot-bench",
+        "POWERTOOLS_METRICS_NAMESPACE": "aiornot",
+    }
+    ts_env = {"TS_MODEL": str(ts_path), "TS_SIZE": str(preset.size), "TS_THREADS": "1"}
+    _run(OURS, event_path, ours_env)  # fills the optimised-graph cache: "cached locally"
+    runs: dict[str, list[dict[str, float]]] = {"onnxruntime (ours)": [], "torchscript": []}
+    for _ in range(repeats):
+        runs["onnxruntime (ours)"].append(_run(OURS, event_path, ours_env))
+        runs["torchscript"].append(_run(TORCHSCRIPT, event_path, ts_env))
+    stages = ("interpreter", "imported", "model_ready", "first_response")
+    return {
+        "imports": {
+            "onnxruntime (ours)": import_breakdown("lambda_fn.handler", ours_env),
+            "torchscript": import_breakdown("bench.torchscript_handler", ts_env),
+        },
+        "preset": preset.name,
+        "repeats": repeats,
+        "handlers": {
+            name: {s: statistics.median(r[s] for r in rs) for s in stages}
+            for name, rs in runs.items()
+        },
+    }

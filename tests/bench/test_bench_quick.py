@@ -1,0 +1,43 @@
+"""The benchmark harness runs end to end in its quick mode and writes every section."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import main
+
+SECTIONS = [
+    "## Machine",
+    "## 1. Model latency",
+    "## 2. Request latency",
+    "## 3. Cold start",
+    "## 4. Deployment size",
+    "## 5. Throughput",
+    "## 6. Training throughput",
+]
+
+
+@pytest.mark.slow
+def test_quick_bench_writes_a_report_with_every_section_and_target(tmp_path: Path) -> None:
+    out, raw = tmp_path / "BENCHMARKS.md", tmp_path / "raw.json"
+    assert main(["--quick", "--out", str(out), "--json", str(raw), "--work", str(tmp_path)]) == 0
+    text = out.read_text()
+    for heading in SECTIONS:
+        assert heading in text, heading
+    for target in (">= 2x", ">= 70%", ">= 1.5x", "<= 1.10x", "<= 500 ms", "<= 200", ">= 4x"):
+        assert target in text, target
+    results = json.loads(raw.read_text())
+    engines = results["latency"][0]["ms"]
+    assert set(engines) == {"ort_fp32", "ort_int8", "torch_eager"}
+    assert all(v > 0 for v in engines.values())
+    assert all(t["errors"] == 0 and t["ok"] == t["n"] for t in results["requests"][0]["throughput"])
+    cold = results["cold"][0]["handlers"]
+    for stages in cold.values():
+        assert stages["interpreter"] <= stages["imported"] <= stages["model_ready"]
+        assert stages["model_ready"] <= stages["first_response"]
+    again = tmp_path / "again.md"
+    assert main(["--render", str(raw), "--out", str(again)]) == 0
+    assert again.read_text() == text
