@@ -146,3 +146,32 @@ def _jpeg(pixels: np.ndarray, quality: int) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m model_training.data.demo`: build (or reuse) the demo and say where it is."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Build the embedded demo dataset (offline).")
+    default_root = Path(os.environ.get("AIORNOT_DATA_DIR", "artifacts/data"))
+    parser.add_argument("--root", type=Path, default=default_root)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--samples-per-photo", type=int, default=80)
+    args = parser.parse_args(argv)
+    directory = build_demo(
+        args.root,
+        seed=args.seed,
+        image_size=args.image_size,
+        samples_per_photo=args.samples_per_photo,
+    )
+    records = load_demo_records(directory)
+    ai = sum(record.label for record in records)
+    photos = len({record.group for record in records})
+    real = len(records) - ai
+    print(f"{directory}: {len(records)} images ({real} real, {ai} AI) from {photos} photos")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
