@@ -146,7 +146,9 @@ def test_pixel_limit_is_configurable() -> None:
 def test_image_at_model_size_is_only_normalised() -> None:
     img = _gradient(32, 32)
     expected = (np.asarray(img, dtype=np.float32) / 255 - np.array(SPEC.mean)) / np.array(SPEC.std)
-    np.testing.assert_allclose(preprocess(img, SPEC), expected.transpose(2, 0, 1), atol=1e-6)
+    out = preprocess(img, SPEC)
+    np.testing.assert_allclose(out, expected.transpose(2, 0, 1), atol=1e-6)
+    assert out.dtype == np.float32 and out.flags["C_CONTIGUOUS"]  # what ONNX Runtime takes as is
 
 
 def test_non_square_image_is_resized_then_center_cropped() -> None:
