@@ -1,0 +1,162 @@
+"""The training CLI end to end on tiny demo data: help, smoke run, memorization, profiling."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+import wandb
+
+from model_training.cli import AiOrNotCLI, main
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_CONFIG = REPO / "configs" / "demo.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _quiet_wandb_and_restore_torch(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    threads = torch.get_num_threads()
+    yield
+    torch.use_deterministic_algorithms(False)  # Trainer(deterministic=True) sets it globally
+    torch.set_num_threads(threads)  # and the demo config's torch_threads
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny demo cache for the session (build_demo reuses an existing one)."""
+    return tmp_path_factory.getbasetemp() / "demo-data"
+
+
+@pytest.fixture
+def offline_wandb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """W&B offline into tmp_path (its server is unreachable here); W&B reads the mode once
+    per process, so its setup is torn down before and after."""
+    wandb.teardown()
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    for var in ("WANDB_DIR", "WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR"):
+        monkeypatch.setenv(var, str(tmp_path / "wandb-home"))
+    yield tmp_path / "wandb-home"
+    wandb.teardown()
+
+
+def tiny_args(out: Path, demo_root: Path, *extra: str) -> list[str]:
+    """The demo config shrunk to seconds: 32 px, 4 crops per photo, outputs under `out`."""
+    return [
+        "fit",
+        f"--config={DEMO_CONFIG}",
+        f"--data.path={demo_root}",
+        "--data.image_size=32",
+        "--data.demo_samples_per_photo=4",
+        "--data.batch_size=16",
+        "--data.num_workers=0",
+        f"--trainer.default_root_dir={out}",
+        f"--trainer.logger.init_args.save_dir={out}",
+        f"--checkpoint.dirpath={out / 'checkpoints'}",
+        *extra,
+    ]
+
+
+def test_help_lists_every_configurable_group(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for flag in (
+        "--model.preset",
+        "--model.lr",
+        "--data.source",
+        "--data.image_size",
+        "--trainer.strategy",
+        "--trainer.num_nodes",
+        "--checkpoint.monitor",
+        "--wandb_checkpoints.every_n_epochs",
+        "--resume",
+        "--memorize",
+        "--profile",
+    ):
+        assert flag in text, flag
+
+
+def test_troubleshooting_switches_are_refused_outside_fit(tmp_path: Path, demo_root: Path) -> None:
+    args = tiny_args(tmp_path, demo_root, "--memorize")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", *args[1:]])
+    assert exit_info.value.code != 0
+
+
+def test_fast_dev_run_smoke_runs_the_whole_pipeline_in_a_fresh_process(
+    tmp_path: Path, demo_root: Path
+) -> None:
+    env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
+    args = tiny_args(tmp_path, demo_root, "--trainer.fast_dev_run=true")
+    result = subprocess.run(
+        [sys.executable, "-m", "model_training.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "`Trainer.fit` stopped: `max_steps=1` reached." in result.stdout + result.stderr
+
+
+def test_memorize_drives_the_loss_on_one_demo_batch_below_threshold(
+    tmp_path: Path, demo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(
+        tiny_args(tmp_path, demo_root, "--memorize", "--memorize_steps=150", "--data.batch_size=8")
+    )
+    out = capsys.readouterr().out
+    assert "memorized one batch in" in out
+    steps = int(out.split("memorized one batch in ")[1].split()[0])
+    assert 0 < steps <= 150
+    assert not list(tmp_path.rglob("*.ckpt")), "memorization must not write checkpoints"
+
+
+def test_memorize_exits_nonzero_when_the_bound_is_too_small(
+    tmp_path: Path, demo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(tiny_args(tmp_path, demo_root, "--memorize", "--memorize_steps=2"))
+    assert exit_info.value.code == 1
+    assert "memorization FAILED" in capsys.readouterr().out
+
+
+def test_profile_writes_a_chrome_trace_prints_top_ops_and_logs_it_to_wandb(
+    tmp_path: Path,
+    demo_root: Path,
+    offline_wandb: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    profile_dir = tmp_path / "profile"
+    main(
+        tiny_args(
+            tmp_path, demo_root, "--profile", "--profile_steps=2", f"--profile_dir={profile_dir}"
+        )
+    )
+    traces = list(profile_dir.glob("*.pt.trace.json"))
+    assert len(traces) == 1
+    events = json.loads(traces[0].read_text())["traceEvents"]
+    assert any(e.get("cat") == "cpu_op" and "conv" in e.get("name", "") for e in events)
+    out = capsys.readouterr().out
+    assert "operator (by self time)" in out and "aten::" in out
+    run_files = list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(run_files) == 1
+    assert b"profile-" in run_files[0].read_bytes()  # the trace artifact is recorded in the run
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_gpu_run_trains_in_bf16_with_channels_last_weights(tmp_path: Path, demo_root: Path) -> None:
+    gpu = ("--trainer.accelerator=gpu", "--trainer.precision=bf16-mixed")
+    cli = AiOrNotCLI(args=tiny_args(tmp_path, demo_root, *gpu, "--trainer.fast_dev_run=true"))
+    stem_conv = cli.model.net.stem[0].weight
+    assert stem_conv.is_cuda and stem_conv.is_contiguous(memory_format=torch.channels_last)

@@ -1,0 +1,99 @@
+"""Training building blocks in isolation: schedule, metrics, one shared step, references, traces."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from model_training.checkpoints import parse_wandb_ref, resolve_checkpoint
+from model_training.lit_module import AiOrNotModule, warmup_cosine
+from model_training.metrics import BinaryLogLoss, classification_metrics
+from model_training.troubleshoot import top_operators
+
+
+def test_schedule_warms_up_linearly_then_decays_to_the_floor() -> None:
+    lr = [warmup_cosine(s, warmup_steps=10, total_steps=100, min_ratio=0.01) for s in range(101)]
+    assert lr[0] == pytest.approx(0.1)
+    assert lr[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in itertools.pairwise(lr[10:]))  # monotone decay
+    assert lr[55] == pytest.approx(0.01 + 0.99 * 0.5)  # halfway through the cosine
+    assert lr[100] == pytest.approx(0.01)
+
+
+def test_log_loss_matches_the_competition_formula_and_clips_certain_mistakes() -> None:
+    probs = torch.tensor([0.9, 0.2, 0.6, 0.5])
+    targets = torch.tensor([1, 0, 0, 1])
+    expected = -(math.log(0.9) + math.log(0.8) + math.log(0.4) + math.log(0.5)) / 4
+    assert float(BinaryLogLoss()(probs, targets)) == pytest.approx(expected, rel=1e-6)
+    certain_and_wrong = float(BinaryLogLoss()(torch.tensor([1.0]), torch.tensor([0])))
+    assert certain_and_wrong == pytest.approx(-math.log(1e-15), rel=1e-3)
+
+
+def test_metric_keys_are_namespaced_by_split() -> None:
+    values = classification_metrics("val/")(torch.tensor([0.8, 0.3]), torch.tensor([1, 0]))
+    assert set(values) == {"val/accuracy", "val/auroc", "val/f1", "val/log_loss", "val/ece"}
+    assert float(values["val/accuracy"]) == 1.0
+
+
+def test_model_step_returns_loss_probabilities_and_targets() -> None:
+    module = AiOrNotModule(preset="tiny", widths=[8, 16, 32])
+    x, y = torch.randn(4, 3, 16, 16), torch.tensor([0.0, 1.0, 1.0, 0.0])
+    loss, probs, targets = module.model_step((x, y))
+    assert loss.ndim == 0 and loss.requires_grad
+    assert probs.shape == (4,) and ((probs >= 0) & (probs <= 1)).all()
+    assert targets.tolist() == [0, 1, 1, 0]
+    expected = torch.nn.functional.binary_cross_entropy(probs, y)
+    torch.testing.assert_close(loss.detach(), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_network_overrides_reach_the_resnet() -> None:
+    module = AiOrNotModule(preset="tiny", widths=[8, 16, 24], dropout=0.2)
+    assert module.net.num_features == 24
+    assert module.net.config.dropout == 0.2
+
+
+def test_wandb_reference_is_parsed_into_entity_project_name_version() -> None:
+    ref = parse_wandb_ref("wandb-artifact://me/aiornot/model-1a2b3c:v7")
+    assert ref is not None
+    assert ref.api_path == "me/aiornot/model-1a2b3c:v7"
+    latest = parse_wandb_ref("wandb-artifact://me/aiornot/model-1a2b3c")
+    assert latest is not None and latest.version == "latest"
+    assert parse_wandb_ref("artifacts/checkpoints/last.ckpt") is None
+    with pytest.raises(ValueError, match="ENTITY/PROJECT/NAME"):
+        parse_wandb_ref("wandb-artifact://aiornot/model-1a2b3c:v7")
+
+
+def test_local_references_resolve_to_a_file_or_the_one_checkpoint_in_a_directory(
+    tmp_path: Path,
+) -> None:
+    ckpt = tmp_path / "run" / "model.ckpt"
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b"stand-in")
+    assert resolve_checkpoint(ckpt) == ckpt
+    assert resolve_checkpoint(ckpt.parent) == ckpt  # how a downloaded artifact directory looks
+    with pytest.raises(FileNotFoundError):
+        resolve_checkpoint(tmp_path / "missing.ckpt")
+
+
+def test_top_operators_rank_by_self_time_not_nested_time(tmp_path: Path) -> None:
+    def op(name: str, ts: float, dur: float) -> dict[str, object]:
+        return {"ph": "X", "cat": "cpu_op", "name": name, "ts": ts, "dur": dur, "pid": 1, "tid": 1}
+
+    events = [
+        op("aten::conv2d", 0, 100),  # a wrapper: all its time is in the child
+        op("aten::mkldnn_convolution", 1, 99),
+        op("aten::relu", 200, 30),
+        op("aten::relu", 300, 30),
+    ]
+    trace = tmp_path / "t.pt.trace.json"
+    trace.write_text(json.dumps({"traceEvents": events}))
+    rows = top_operators(trace)
+    assert [r["name"] for r in rows[:2]] == ["aten::mkldnn_convolution", "aten::relu"]
+    assert rows[1]["calls"] == 2 and rows[1]["self_ms"] == pytest.approx(0.06)
+    wrapper = next(r for r in rows if r["name"] == "aten::conv2d")
+    assert wrapper["self_ms"] == pytest.approx(0.001) and wrapper["total_ms"] == pytest.approx(0.1)

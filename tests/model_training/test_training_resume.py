@@ -1,0 +1,148 @@
+"""Resume is exact, and continues the same W&B run, from a local file or a W&B artifact."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import pytest
+import torch
+import wandb
+
+from model_training.cli import AiOrNotCLI, main
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_CONFIG = REPO / "configs" / "demo.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    yield
+    torch.use_deterministic_algorithms(False)  # Trainer(deterministic=True) sets it globally
+    torch.set_num_threads(threads)  # and the demo config's torch_threads
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.getbasetemp() / "demo-data"
+
+
+@pytest.fixture
+def offline_wandb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """W&B offline into tmp_path (its server is unreachable here); W&B reads the mode once
+    per process, so its setup is torn down before and after."""
+    wandb.teardown()
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    for var in ("WANDB_DIR", "WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR"):
+        monkeypatch.setenv(var, str(tmp_path / "wandb-home"))
+    yield tmp_path / "wandb-home"
+    wandb.teardown()
+
+
+def two_epoch_args(out: Path, demo_root: Path, *extra: str) -> list[str]:
+    """Two short epochs of the demo config on CPU, deterministic, outputs under `out`."""
+    return [
+        "fit",
+        f"--config={DEMO_CONFIG}",
+        f"--data.path={demo_root}",
+        "--data.image_size=32",
+        "--data.demo_samples_per_photo=4",
+        "--data.batch_size=16",
+        "--data.num_workers=0",
+        "--trainer.max_epochs=2",
+        "--trainer.limit_train_batches=3",
+        "--trainer.limit_val_batches=2",
+        f"--trainer.default_root_dir={out}",
+        f"--trainer.logger.init_args.save_dir={out}",
+        f"--checkpoint.dirpath={out / 'checkpoints'}",
+        *extra,
+    ]
+
+
+class DisconnectAfterFirstEpoch(pl.Callback):
+    """Dies the way a dropped notebook does: after epoch 1's checkpoint, before epoch 2."""
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch == 1:
+            raise RuntimeError("simulated disconnect")
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.allclose(a[key].double(), b[key].double(), rtol=1e-6, atol=1e-7), key
+
+
+def test_run_stopped_after_epoch_one_and_resumed_ends_with_the_uninterrupted_weights(
+    tmp_path: Path, demo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    main(two_epoch_args(tmp_path / "straight", demo_root))
+
+    interrupted = tmp_path / "interrupted"
+    crash = {"callbacks": [DisconnectAfterFirstEpoch()]}
+    with pytest.raises(RuntimeError, match="simulated disconnect"):
+        AiOrNotCLI(args=two_epoch_args(interrupted, demo_root), trainer_defaults=crash)
+    last = interrupted / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["epoch"] == 0  # only epoch 1 (index 0) is done
+    main(two_epoch_args(interrupted, demo_root, f"--resume={last}"))
+
+    straight_last = tmp_path / "straight" / "checkpoints" / "last.ckpt"
+    for path in (straight_last, last):  # last.ckpt is the final state, best or not
+        assert torch.load(path, weights_only=True)["global_step"] == 6  # 2 epochs x 3 batches
+    assert_same_weights(weights(straight_last), weights(last))
+
+
+class ArtifactServedLocally:
+    """Stands in for `wandb.Api()`: the W&B server cannot be reached here, so the artifact
+    is served from the offline run's checkpoint; the download code path is the real one."""
+
+    def __init__(self, checkpoint: Path, calls: list[str]) -> None:
+        self.checkpoint, self.calls = checkpoint, calls
+
+    def artifact(self, name: str, type: str | None = None) -> Any:
+        self.calls.append(name)
+        checkpoint = self.checkpoint
+
+        class _Artifact:
+            def download(self, root: str) -> str:
+                Path(root).mkdir(parents=True, exist_ok=True)
+                shutil.copy(checkpoint, Path(root) / "model.ckpt")
+                return root
+
+        return _Artifact()
+
+
+def test_offline_wandb_run_logs_checkpoint_artifacts_and_resume_continues_the_run(
+    tmp_path: Path, demo_root: Path, offline_wandb: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # downloads land in ./artifacts/downloads
+    main(two_epoch_args(tmp_path, demo_root, "--trainer.max_epochs=1"))
+
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    run_path = torch.load(last, weights_only=True)["aiornot"]["wandb_run"]
+    assert run_path.startswith("aiornot/")  # offline: project/run_id, no entity
+    run_id = run_path.split("/")[-1]
+    run_dirs = list((tmp_path / "wandb").glob(f"offline-run-*-{run_id}"))
+    assert len(run_dirs) == 1, run_dirs
+    record = next(run_dirs[0].glob("run-*.wandb")).read_bytes()
+    assert f"model-{run_id}".encode() in record  # the checkpoint artifact, ready for `wandb sync`
+    staged = list(offline_wandb.rglob("artifacts/staging/*"))
+    assert any(p.read_bytes() == last.read_bytes() for p in staged)
+
+    calls: list[str] = []
+    monkeypatch.setattr("wandb.Api", lambda: ArtifactServedLocally(last, calls))
+    ref = f"wandb-artifact://me/aiornot/model-{run_id}:latest"
+    main(two_epoch_args(tmp_path, demo_root, f"--resume={ref}"))
+    assert calls == [f"me/aiornot/model-{run_id}:latest"]
+    assert list((tmp_path / "artifacts" / "downloads").rglob("model.ckpt"))
+    assert len(list((tmp_path / "wandb").glob(f"offline-run-*-{run_id}"))) == 2  # same run id
+    assert torch.load(last, weights_only=True)["epoch"] == 1
