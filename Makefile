@@ -16,6 +16,7 @@ MODEL_URI ?= $(BUNDLE)
 PORT ?= 8000
 API_URL ?= http://127.0.0.1:$(PORT)
 FRONTEND_PORT ?= 7860
+STORE_PORT ?= 9001
 STAGE ?= dev
 SOURCE ?= demo
 ARCH ?= x86_64
@@ -60,7 +61,7 @@ format: setup ## Format the code with ruff
 	$(VENV)/bin/ruff format .
 
 demo: setup ## The main job, offline: data, train, evaluate, export, publish, then serve API + Gradio
-	$(PY) scripts/demo.py $(ARGS)
+	$(PY) scripts/demo.py --port $(PORT) --ui-port $(FRONTEND_PORT) --store-port $(STORE_PORT) $(ARGS)
 
 validate: setup ## Validate a dataset before training (SOURCE=demo|hub|parquet|folder DATA=path ARGS=--bad-rows=skip)
 	$(PY) -m model_training.data.validate --source $(SOURCE) $(if $(DATA),--path $(DATA)) $(ARGS)
@@ -69,7 +70,7 @@ train: setup ## Train (CONFIG=configs/demo.yaml; ARGS="--trainer.max_epochs=3" o
 	$(PY) -m model_training.cli fit --config $(CONFIG) $(ARGS)
 
 evaluate: setup ## Evaluate CKPT on the held-out split: metrics.json and plots in ARTIFACTS/eval
-	$(PY) -m model_training.evaluate $(CKPT) --out $(ARTIFACTS)/eval $(ARGS)
+	$(PY) -m model_training.evaluate --checkpoint $(CKPT) --out $(ARTIFACTS)/eval $(ARGS)
 
 export: setup ## Export CKPT to a verified ONNX bundle in BUNDLE (ARGS="--int8")
 	$(PY) -m model_training.export --checkpoint $(CKPT) --out $(BUNDLE) --overwrite \

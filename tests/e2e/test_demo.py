@@ -1,0 +1,140 @@
+"""`make demo` end to end, with smaller settings: every stage, then a real prediction, then Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "frontend" / "examples" / "real-coffee.jpg"
+SMALL_TRAINING = [
+    "--trainer.max_epochs=1",
+    "--data.demo_samples_per_photo=12",
+    "--data.num_workers=0",
+]
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def wait_for(url: str, process: subprocess.Popen[str], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the demo exited early with {process.returncode}"
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{url} did not come up within {timeout_s} s")
+
+
+def demo_command(artifacts: Path, ports: dict[str, int], *extra: str) -> list[str]:
+    return [
+        sys.executable, "scripts/demo.py",
+        "--artifacts", str(artifacts),
+        "--port", str(ports["api"]), "--ui-port", str(ports["ui"]),
+        "--store-port", str(ports["store"]),
+        *extra,
+        "--train-args", *SMALL_TRAINING,
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def demo_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "AIORNOT_DATA_DIR": str(tmp_path / "data"),
+        "WANDB_MODE": "disabled",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def test_demo_serves_a_real_prediction_and_stops_on_ctrl_c(
+    tmp_path: Path, demo_env: dict[str, str]
+) -> None:
+    ports = {"api": free_port(), "ui": free_port(), "store": free_port()}
+    log = (tmp_path / "demo.log").open("w")
+    demo = subprocess.Popen(
+        demo_command(tmp_path / "artifacts", ports),
+        cwd=REPO, env=demo_env, stdout=log, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(f"http://127.0.0.1:{ports['ui']}/", demo, timeout_s=420)
+        response = httpx.post(
+            f"http://127.0.0.1:{ports['api']}/predict?explain=true",
+            content=EXAMPLE.read_bytes(),
+            headers={"Content-Type": "image/jpeg"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["label"] in ("real", "ai")
+        assert 0.0 <= body["ai_probability"] <= 1.0
+        assert body["model"]["version"]
+        assert all(0.0 <= v <= 1.0 for row in body["heatmap"] for v in row)
+        model = httpx.get(f"http://127.0.0.1:{ports['api']}/model", timeout=10).json()
+        assert model["metrics"], "the served manifest carries the evaluation's metrics"
+
+        demo.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        assert demo.wait(timeout=60) == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        log.close()
+    output = (tmp_path / "demo.log").read_text()
+    for stage in ("build the demo dataset", "validate it", "train the demo ResNet",
+                  "evaluate on held-out photos", "export an ONNX bundle", "publish it",
+                  "the demo is up", "stopping"):  # fmt: skip
+        assert stage in output, f"stage {stage!r} missing from the demo's output:\n{output}"
+    time.sleep(1)
+    assert all(port_is_free(port) for port in ports.values()), "a server outlived Ctrl-C"
+    assert (tmp_path / "artifacts" / "eval" / "metrics.json").is_file()
+    assert (tmp_path / "artifacts" / "bundle" / "MODEL_CARD.md").is_file()
+
+
+def test_demo_names_a_busy_port_instead_of_a_traceback(
+    tmp_path: Path, demo_env: dict[str, str]
+) -> None:
+    artifacts = tmp_path / "artifacts"
+    bundle = artifacts / "bundle"
+    for stage_output in ("checkpoints/last.ckpt", "eval/metrics.json", "bundle/model.json"):
+        (artifacts / stage_output).parent.mkdir(parents=True, exist_ok=True)
+        (artifacts / stage_output).write_text("{}")  # stages are reused, not rerun
+    assert bundle.is_dir()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = int(busy.getsockname()[1])
+        ports = {"api": port, "ui": free_port(), "store": free_port()}
+        result = subprocess.run(
+            demo_command(artifacts, ports), cwd=REPO, env=demo_env,
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert f"port {port}" in result.stderr and "PORT" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "reusing" in result.stdout
