@@ -8,6 +8,8 @@ documented status, content type and schema.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -44,6 +46,7 @@ def test_every_operation_answers_within_its_schema_and_never_5xx(
 ) -> None:
     found = operations(hard_server)
     sent_before = len(hard_server.log_records())
+    sent = 0
     assert {op.label for op in found} >= {"POST /predict", "GET /health", "GET /model"}
     for operation in found:
         if mode is GenerationMode.NEGATIVE and operation.label != "POST /predict":
@@ -58,7 +61,15 @@ def test_every_operation_answers_within_its_schema_and_never_5xx(
             suppress_health_check=list(HealthCheck),
         )
         def check(case: schemathesis.Case) -> None:
+            nonlocal sent
+            sent += 1
             case.call_and_validate(base_url=hard_server.url, checks=CHECKS, timeout=30)
 
         check()
-    assert len(hard_server.log_records()) >= sent_before + MAX_EXAMPLES  # requests really went
+    # Hypothesis may stop early once it has covered a small input space; every request
+    # it did send must have reached the server (its log line arrives asynchronously).
+    assert sent >= MAX_EXAMPLES // 2
+    deadline = time.monotonic() + 10
+    while len(hard_server.log_records()) < sent_before + sent and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(hard_server.log_records()) >= sent_before + sent  # requests really went
