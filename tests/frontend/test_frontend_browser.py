@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,14 @@ from frontend.app import EXAMPLES_DIR
 from tests.frontend.conftest import RunningFrontend
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "frontend.png"
+REPO = Path(__file__).resolve().parents[2]
+# Every run keeps its screenshot under artifacts/; AIORNOT_UPDATE_SCREENSHOT=1 refreshes
+# the README's picture (docs/images/frontend.png) from the same test.
+SCREENSHOT = (
+    REPO / "docs" / "images" / "frontend.png"
+    if os.environ.get("AIORNOT_UPDATE_SCREENSHOT") == "1"
+    else REPO / "artifacts" / "screenshots" / "frontend.png"
+)
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER),
     reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
