@@ -113,7 +113,11 @@ def pipeline(args: argparse.Namespace) -> list[Stage]:
     ckpt = out / "checkpoints" / "last.ckpt"
     metrics = out / "eval" / "metrics.json"
     bundle = out / "bundle"
-    overrides = [f"--trainer.default_root_dir={out}", f"--checkpoint.dirpath={out / 'checkpoints'}"]
+    overrides = [
+        f"--trainer.default_root_dir={out}",
+        f"--trainer.logger.init_args.save_dir={out}",  # the W&B run, offline without a login
+        f"--checkpoint.dirpath={out / 'checkpoints'}",
+    ]
     return [
         Stage("build the demo dataset", [PY, "-m", "model_training.data.demo"]),
         Stage("validate it", [PY, "-m", "model_training.data.validate", "--source", "demo"]),
