@@ -9,7 +9,6 @@ import statistics
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -91,42 +90,20 @@ def export_bundle(directory: Path, preset: Preset, seed: int = 0) -> Path:
     from lambda_fn.bundle import write_manifest
     from lambda_fn.image_contract import InputSpec
     from model_training.models.resnet import build_resnet
+    from model_training.onnx_export import export_onnx
 
     if (directory / "model.json").is_file():
         return directory
     torch.manual_seed(seed)
     net = build_resnet(preset.preset).eval()
-
-    class WithCam(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            return self.net.forward_with_cam(x)
-
     directory.mkdir(parents=True, exist_ok=True)
-    example = torch.randn(2, 3, preset.size, preset.size)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        # The legacy exporter: the same graph as the dynamo one for this net, ~5x faster to make.
-        torch.onnx.export(
-            WithCam().eval(),
-            (example,),
-            str(directory / "model.onnx"),
-            input_names=["image"],
-            output_names=["logit", "cam"],
-            dynamic_axes={"image": {0: "N"}, "logit": {0: "N"}, "cam": {0: "N"}},
-            opset_version=17,
-            dynamo=False,
-        )
-        cam_hw = list(net.forward_with_cam(example)[1].shape[1:])
+    outputs = export_onnx(net, directory / "model.onnx", preset.size, dynamo=False)
     torch.save(net.state_dict(), directory / "weights.pt")
     write_manifest(
         directory,
         name=f"bench-{preset.preset}",
         input_spec=InputSpec(size=preset.size),
-        outputs=[{"name": "logit", "shape": ["N"]}, {"name": "cam", "shape": ["N", *cam_hw]}],
+        outputs=outputs,
         calibration={"temperature": 1.0},
         threshold=0.5,
         metrics={"test": {"accuracy": 0.5}},

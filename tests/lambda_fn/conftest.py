@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,39 +28,17 @@ def export_tiny_resnet(directory: Path, *, size: int = IMAGE_SIZE, seed: int = 0
     import torch
 
     from model_training.models.resnet import build_resnet
+    from model_training.onnx_export import export_onnx
 
     torch.manual_seed(seed)
-    net = build_resnet("tiny").eval()
-
-    class WithCam(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            return self.net.forward_with_cam(x)
-
     directory.mkdir(parents=True, exist_ok=True)
-    example = torch.randn(2, 3, size, size)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and trace notes
-        torch.onnx.export(
-            WithCam().eval(),
-            (example,),
-            str(directory / "model.onnx"),
-            input_names=["image"],
-            output_names=["logit", "cam"],
-            dynamic_axes={"image": {0: "N"}, "logit": {0: "N"}, "cam": {0: "N"}},
-            opset_version=17,
-            dynamo=False,
-        )
-        cam_hw = list(net.forward_with_cam(example)[1].shape[1:])
+    outputs = export_onnx(build_resnet("tiny").eval(), directory / "model.onnx", size, dynamo=False)
     (directory / "MODEL_CARD.md").write_text("# aiornot test bundle\n\nRandom weights.\n")
     return write_manifest(
         directory,
         name="aiornot-test-tiny",
         input_spec=InputSpec(size=size),
-        outputs=[{"name": "logit", "shape": ["N"]}, {"name": "cam", "shape": ["N", *cam_hw]}],
+        outputs=outputs,
         calibration={"temperature": TEMPERATURE},
         threshold=0.5,
         metrics={"test": {"accuracy": 0.5}},

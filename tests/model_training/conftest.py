@@ -1,13 +1,15 @@
-"""Reusable data fixtures: JPEG bytes, Hub-schema parquet files, a tiny demo dataset."""
+"""Reusable fixtures: JPEG bytes, Hub-schema parquet files, tiny demo data, W&B offline."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+import wandb
 from PIL import Image
 
 from model_training.data.demo import build_demo
@@ -115,3 +117,30 @@ def tiny_demo_kwargs(tiny_demo_root: Path) -> dict[str, object]:
 
 
 MakeJpeg = Callable[[int], bytes]
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_state() -> Iterator[None]:
+    """Trainer(deterministic=True) and the demo config's torch_threads are process-global."""
+    threads = torch.get_num_threads()
+    yield
+    torch.use_deterministic_algorithms(False)
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One demo cache for the session's training tests (build_demo reuses what exists)."""
+    return tmp_path_factory.getbasetemp() / "demo-data"
+
+
+@pytest.fixture
+def offline_wandb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """W&B offline into tmp_path (its server is unreachable here); W&B reads the mode once
+    per process, so its setup is torn down before and after."""
+    wandb.teardown()
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    for var in ("WANDB_DIR", "WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR"):
+        monkeypatch.setenv(var, str(tmp_path / "wandb-home"))
+    yield tmp_path / "wandb-home"
+    wandb.teardown()

@@ -21,18 +21,6 @@ METRIC_KEYS = {"accuracy", "auroc", "log_loss", "ece", "f1", "confusion_matrix",
 PLOTS = ("roc.png", "reliability.png", "confusion_matrix.png")
 
 
-@pytest.fixture
-def offline_wandb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """W&B offline into tmp_path (its server is unreachable here); W&B reads the mode once
-    per process, so its setup is torn down before and after."""
-    wandb.teardown()
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    for var in ("WANDB_DIR", "WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR"):
-        monkeypatch.setenv(var, str(tmp_path / "wandb-home"))
-    yield tmp_path / "wandb-home"
-    wandb.teardown()
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A demo model trained for a few steps (quality is not the point here)."""

@@ -3,44 +3,17 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 import pytest
 import torch
-import wandb
 
 from model_training.cli import AiOrNotCLI, main
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO / "configs" / "demo.yaml"
-
-
-@pytest.fixture(autouse=True)
-def _restore_torch() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    yield
-    torch.use_deterministic_algorithms(False)  # Trainer(deterministic=True) sets it globally
-    torch.set_num_threads(threads)  # and the demo config's torch_threads
-
-
-@pytest.fixture(scope="module")
-def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.getbasetemp() / "demo-data"
-
-
-@pytest.fixture
-def offline_wandb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """W&B offline into tmp_path (its server is unreachable here); W&B reads the mode once
-    per process, so its setup is torn down before and after."""
-    wandb.teardown()
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    for var in ("WANDB_DIR", "WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR"):
-        monkeypatch.setenv(var, str(tmp_path / "wandb-home"))
-    yield tmp_path / "wandb-home"
-    wandb.teardown()
 
 
 def two_epoch_args(out: Path, demo_root: Path, *extra: str) -> list[str]:
