@@ -26,14 +26,23 @@ def s3_client(
     endpoint_url: str | None = None,
     *,
     retries: int | None = None,
-    connect_timeout: float = 5.0,
-    read_timeout: float = 30.0,
+    connect_timeout: float | None = None,
+    read_timeout: float | None = None,
 ) -> Any:
-    """An S3 client with bounded timeouts and botocore's standard retry mode."""
+    """An S3 client with bounded timeouts and botocore's standard retry mode.
+
+    Unset arguments come from `AIORNOT_S3_RETRIES`, `AIORNOT_S3_CONNECT_TIMEOUT` and
+    `AIORNOT_S3_READ_TIMEOUT` (seconds), so a deployment can keep a hanging store from
+    outlasting Lambda's init phase.
+    """
     # botocore reads these itself too; reading them here also selects path-style addressing.
     endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or None
     if retries is None:
         retries = int(os.environ.get("AIORNOT_S3_RETRIES", DEFAULT_RETRIES))
+    if connect_timeout is None:
+        connect_timeout = float(os.environ.get("AIORNOT_S3_CONNECT_TIMEOUT", 5.0))
+    if read_timeout is None:
+        read_timeout = float(os.environ.get("AIORNOT_S3_READ_TIMEOUT", 30.0))
     config = Config(
         retries={"mode": "standard", "max_attempts": retries},
         connect_timeout=connect_timeout,

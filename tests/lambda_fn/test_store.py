@@ -139,3 +139,13 @@ def test_a_published_manifest_is_never_overwritten(
     manifest = verify_bundle(tmp_path / "src")
     with pytest.raises(ClientError, match="PreconditionFailed"):
         store.upload_bundle(s3_server.client(), tmp_path / "src", manifest, bucket, prefix)
+
+
+def test_timeouts_and_retries_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIORNOT_S3_CONNECT_TIMEOUT", "1.5")
+    monkeypatch.setenv("AIORNOT_S3_READ_TIMEOUT", "2")
+    monkeypatch.setenv("AIORNOT_S3_RETRIES", "1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    config = store.s3_client().meta.config
+    assert (config.connect_timeout, config.read_timeout) == (1.5, 2.0)
+    assert config.retries["total_max_attempts"] == 2  # the first try and one retry
