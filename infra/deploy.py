@@ -94,6 +94,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def build_target(args: argparse.Namespace) -> Target:
     """Validate everything up front, exactly as the CDK app will, before any AWS call."""
+    malformed = [item for item in args.context if "=" not in item]
+    if malformed:
+        raise SystemExit(f"-c takes KEY=VALUE; got {', '.join(malformed)}")
     extra = dict(item.split("=", 1) for item in args.context)
     account, region = resolve_account_region(args.account, args.region, dry_run=args.dry_run)
     context = {**extra, "stage": args.stage, "architecture": args.architecture}
@@ -116,6 +119,15 @@ def main(argv: list[str] | None = None) -> int:
         target = build_target(args)
     except (ValidationError, BundleError) as exc:
         print(f"Not deploying: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"Not deploying: {exc.filename} is not installed (the AWS CLI v2 is needed)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    except subprocess.CalledProcessError as exc:
+        reason = (exc.stderr or "").strip() or f"exit {exc.returncode}"
+        print(f"Not deploying: `{' '.join(exc.cmd)}` failed ({reason}); are AWS credentials "
+              "configured (`aws sts get-caller-identity`)?", file=sys.stderr)  # fmt: skip
         return 2
     if args.action == "deploy":
         stage = target.settings.stage

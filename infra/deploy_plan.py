@@ -88,7 +88,7 @@ def deploy_plan(
     build = ["docker", "build", "--platform", PLATFORMS[s.architecture], "--provenance=false"]
     build += ["-f", dockerfile, "-t", image, docker_context]
     publish = [sys.executable, "-m", "model_training.registry", "publish", str(model_dir)]
-    publish += ["--bucket", bucket]
+    publish += ["--bucket", bucket, "--prefix", s.model_prefix]
     login = ["docker", "login", "--username", "AWS", "--password-stdin"]
     login += [naming.registry_host(target.account, region)]
     return [

@@ -71,9 +71,7 @@ def check_prediction(client: httpx.Client, base: str) -> Check:
     ok = body.get("label") in LABELS and isinstance(probability, int | float)
     ok = ok and 0.0 <= probability <= 1.0
     version = (body.get("model") or {}).get("version")
-    return Check(
-        "predict", ok, f"200 label={body.get('label')} p={probability:.3f} model={version}"
-    )
+    return Check("predict", ok, f"200 label={body.get('label')} p={probability} model={version}")
 
 
 def check_bad_image(client: httpx.Client, base: str) -> Check:
@@ -106,7 +104,7 @@ def run_smoke(url: str, key: str | None = None, *, timeout: float = 30.0) -> lis
         for name, step in steps:
             try:
                 checks.append(step())
-            except (httpx.HTTPError, ValueError) as exc:
+            except (httpx.HTTPError, ValueError, TypeError, AttributeError) as exc:
                 checks.append(Check(name, False, f"{type(exc).__name__}: {exc}"))
     return checks
 

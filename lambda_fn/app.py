@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from time import perf_counter
@@ -47,6 +48,7 @@ PREDICT_ERRORS = (
     | UNAVAILABLE
 )
 BINARY = {"schema": {"type": "string", "format": "binary"}}
+ABSOLUTE_PATH = re.compile(r"^(/|~|[A-Za-z]:[\\/])")  # POSIX, home, Windows
 PREDICT_BODY = {
     "requestBody": {
         "required": True,
@@ -163,7 +165,19 @@ def _add_routes(app: FastAPI, settings: Settings, models: ModelHolder) -> None:
 
     @app.get("/model", response_model=Manifest, responses=UNAVAILABLE, summary="The manifest")
     def model() -> Manifest:
-        return models.require().bundle.manifest
+        manifest = models.require().bundle.manifest
+        return Manifest.model_validate(without_local_paths(manifest.model_dump()))
+
+
+def without_local_paths(value: Any) -> Any:
+    """Absolute paths recorded on the training machine become their last component."""
+    if isinstance(value, dict):
+        return {key: without_local_paths(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_local_paths(item) for item in value]
+    if isinstance(value, str) and ABSOLUTE_PATH.match(value):
+        return re.split(r"[\\/]", value.rstrip("\\/"))[-1] or "<path>"
+    return value
 
 
 app = create_app()

@@ -49,7 +49,7 @@ def publish(directory: Path, bucket: str, *, client: Any, prefix: str = DEFAULT_
     """Verify, refuse an existing version, upload the files and then `model.json`."""
     manifest = verify_bundle(directory)
     key_prefix = f"{prefix}/{manifest.version}/"
-    uri = f"s3://{bucket}/{key_prefix}"
+    uri = version_uri(bucket, manifest.version, prefix)
     if store.prefix_exists(client, bucket, key_prefix):
         raise RegistryError(f"{uri} already exists; versions are immutable (export a new one)")
     try:

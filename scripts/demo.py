@@ -240,7 +240,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
     parser.add_argument("--ui-port", type=int, default=int(os.environ.get("FRONTEND_PORT", 7860)))
     parser.add_argument("--fresh", action="store_true", help="rebuild every stage")
-    parser.add_argument("--no-serve", action="store_true", help="stop after publishing")
+    parser.add_argument("--no-serve", action="store_true", help="stop after the export")
     parser.add_argument("--no-wait", action="store_true", help="exit once both servers answer")
     parser.add_argument("--train-args", nargs=argparse.REMAINDER, default=[])
     return parser.parse_args(argv)

@@ -118,3 +118,20 @@ def test_the_model_is_loaded_once_per_process(api_server: UvicornServer) -> None
         assert httpx.get(f"{api_server.url}/health").status_code == 200
     loads = [r for r in api_server.log_records() if r.get("message") == "model loaded"]
     assert len(loads) == 1
+
+
+def test_model_hides_absolute_paths_recorded_at_training_time() -> None:
+    from lambda_fn.app import without_local_paths
+
+    lineage = {
+        "checkpoint": "/home/me/runs/last.ckpt",
+        "config": {"data": {"path": "~/datasets/aiornot", "seed": 0}, "dirs": ["C:\\runs\\x"]},
+        "dataset": "demo:v1:seed=0",
+        "split": "models/V/",
+    }
+    assert without_local_paths(lineage) == {
+        "checkpoint": "last.ckpt",
+        "config": {"data": {"path": "aiornot", "seed": 0}, "dirs": ["x"]},
+        "dataset": "demo:v1:seed=0",
+        "split": "models/V/",
+    }
