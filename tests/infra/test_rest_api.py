@@ -107,6 +107,7 @@ def test_predict_requires_a_content_type_and_validates_json_bodies(
     assert validator["ValidateRequestParameters"] and validator["ValidateRequestBody"]
     model = template["Resources"][post["RequestModels"]["application/json"]["Ref"]]["Properties"]
     assert model["Schema"]["required"] == ["image"]
+    assert "properties" not in model["Schema"]  # types are the app's to judge: same codes as local
 
 
 def test_gateway_errors_use_the_contract_error_shape(default_synth: Synthesized) -> None:
