@@ -62,6 +62,8 @@ def run_stage(stage: Stage, index: int, total: int, *, fresh: bool) -> None:
 def ensure_port_free(host: str, port: int, what: str, variable: str) -> None:
     """A busy port is a clear message naming the setting to change, not a traceback."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the servers themselves bind: a port left in TIME_WAIT by a stopped demo is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:

@@ -30,13 +30,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def port_is_free(port: int) -> bool:
+def nothing_listens_on(port: int) -> bool:
+    """A refused connection: no server left behind (TIME_WAIT entries do not count)."""
     with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
+        sock.settimeout(2)
+        return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
 def wait_for_line(log: Path, line: str, process: subprocess.Popen[str], timeout_s: float) -> None:
@@ -111,7 +109,8 @@ def test_demo_serves_a_real_prediction_and_stops_on_ctrl_c(
                   "the demo is up", "stopping"):  # fmt: skip
         assert stage in output, f"stage {stage!r} missing from the demo's output:\n{output}"
     time.sleep(1)
-    assert all(port_is_free(port) for port in ports.values()), "a server outlived Ctrl-C"
+    alive = [port for port in ports.values() if not nothing_listens_on(port)]
+    assert not alive, f"a server outlived Ctrl-C on port(s) {alive}"
     assert (tmp_path / "artifacts" / "eval" / "metrics.json").is_file()
     assert (tmp_path / "artifacts" / "bundle" / "MODEL_CARD.md").is_file()
 
