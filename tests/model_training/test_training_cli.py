@@ -12,26 +12,9 @@ import pytest
 import torch
 
 from model_training.cli import AiOrNotCLI, main
+from tests.model_training.training_args import tiny_fit_args
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = REPO / "configs" / "demo.yaml"
-
-
-def tiny_args(out: Path, demo_root: Path, *extra: str) -> list[str]:
-    """The demo config shrunk to seconds: 32 px, 4 crops per photo, outputs under `out`."""
-    return [
-        "fit",
-        f"--config={DEMO_CONFIG}",
-        f"--data.path={demo_root}",
-        "--data.image_size=32",
-        "--data.demo_samples_per_photo=4",
-        "--data.batch_size=16",
-        "--data.num_workers=0",
-        f"--trainer.default_root_dir={out}",
-        f"--trainer.logger.init_args.save_dir={out}",
-        f"--checkpoint.dirpath={out / 'checkpoints'}",
-        *extra,
-    ]
 
 
 def test_help_lists_every_configurable_group(capsys: pytest.CaptureFixture[str]) -> None:
@@ -56,7 +39,7 @@ def test_help_lists_every_configurable_group(capsys: pytest.CaptureFixture[str])
 
 
 def test_troubleshooting_switches_are_refused_outside_fit(tmp_path: Path, demo_root: Path) -> None:
-    args = tiny_args(tmp_path, demo_root, "--memorize")
+    args = tiny_fit_args(tmp_path, demo_root, "--memorize")
     with pytest.raises(SystemExit) as exit_info:
         main(["validate", *args[1:]])
     assert exit_info.value.code != 0
@@ -66,7 +49,7 @@ def test_fast_dev_run_smoke_runs_the_whole_pipeline_in_a_fresh_process(
     tmp_path: Path, demo_root: Path
 ) -> None:
     env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
-    args = tiny_args(tmp_path, demo_root, "--trainer.fast_dev_run=true")
+    args = tiny_fit_args(tmp_path, demo_root, "--trainer.fast_dev_run=true")
     result = subprocess.run(
         [sys.executable, "-m", "model_training.cli", *args],
         cwd=REPO,
@@ -83,7 +66,9 @@ def test_memorize_drives_the_loss_on_one_demo_batch_below_threshold(
     tmp_path: Path, demo_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     main(
-        tiny_args(tmp_path, demo_root, "--memorize", "--memorize_steps=150", "--data.batch_size=8")
+        tiny_fit_args(
+            tmp_path, demo_root, "--memorize", "--memorize_steps=150", "--data.batch_size=8"
+        )
     )
     out = capsys.readouterr().out
     assert "memorized one batch in" in out
@@ -96,7 +81,7 @@ def test_memorize_exits_nonzero_when_the_bound_is_too_small(
     tmp_path: Path, demo_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        main(tiny_args(tmp_path, demo_root, "--memorize", "--memorize_steps=2"))
+        main(tiny_fit_args(tmp_path, demo_root, "--memorize", "--memorize_steps=2"))
     assert exit_info.value.code == 1
     assert "memorization FAILED" in capsys.readouterr().out
 
@@ -109,7 +94,7 @@ def test_profile_writes_a_chrome_trace_prints_top_ops_and_logs_it_to_wandb(
 ) -> None:
     profile_dir = tmp_path / "profile"
     main(
-        tiny_args(
+        tiny_fit_args(
             tmp_path, demo_root, "--profile", "--profile_steps=2", f"--profile_dir={profile_dir}"
         )
     )
@@ -128,6 +113,6 @@ def test_profile_writes_a_chrome_trace_prints_top_ops_and_logs_it_to_wandb(
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_gpu_run_trains_in_bf16_with_channels_last_weights(tmp_path: Path, demo_root: Path) -> None:
     gpu = ("--trainer.accelerator=gpu", "--trainer.precision=bf16-mixed")
-    cli = AiOrNotCLI(args=tiny_args(tmp_path, demo_root, *gpu, "--trainer.fast_dev_run=true"))
+    cli = AiOrNotCLI(args=tiny_fit_args(tmp_path, demo_root, *gpu, "--trainer.fast_dev_run=true"))
     stem_conv = cli.model.net.stem[0].weight
     assert stem_conv.is_cuda and stem_conv.is_contiguous(memory_format=torch.channels_last)

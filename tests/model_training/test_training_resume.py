@@ -11,29 +11,13 @@ import pytest
 import torch
 
 from model_training.cli import AiOrNotCLI, main
-
-REPO = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = REPO / "configs" / "demo.yaml"
+from tests.model_training.training_args import tiny_fit_args
 
 
 def two_epoch_args(out: Path, demo_root: Path, *extra: str) -> list[str]:
     """Two short epochs of the demo config on CPU, deterministic, outputs under `out`."""
-    return [
-        "fit",
-        f"--config={DEMO_CONFIG}",
-        f"--data.path={demo_root}",
-        "--data.image_size=32",
-        "--data.demo_samples_per_photo=4",
-        "--data.batch_size=16",
-        "--data.num_workers=0",
-        "--trainer.max_epochs=2",
-        "--trainer.limit_train_batches=3",
-        "--trainer.limit_val_batches=2",
-        f"--trainer.default_root_dir={out}",
-        f"--trainer.logger.init_args.save_dir={out}",
-        f"--checkpoint.dirpath={out / 'checkpoints'}",
-        *extra,
-    ]
+    short = ["--trainer.max_epochs=2", "--trainer.limit_train_batches=3"]
+    return tiny_fit_args(out, demo_root, *short, "--trainer.limit_val_batches=2", *extra)
 
 
 class DisconnectAfterFirstEpoch(pl.Callback):

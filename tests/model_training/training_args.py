@@ -1,0 +1,24 @@
+"""Command lines for training tests: the demo config shrunk to seconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEMO_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
+
+
+def tiny_fit_args(out: Path, demo_root: Path, *extra: str) -> list[str]:
+    """`fit` on 32 px demo images, 4 crops per photo, every output under `out`."""
+    return [
+        "fit",
+        f"--config={DEMO_CONFIG}",
+        f"--data.path={demo_root}",
+        "--data.image_size=32",
+        "--data.demo_samples_per_photo=4",
+        "--data.batch_size=16",
+        "--data.num_workers=0",
+        f"--trainer.default_root_dir={out}",
+        f"--trainer.logger.init_args.save_dir={out}",
+        f"--checkpoint.dirpath={out / 'checkpoints'}",
+        *extra,
+    ]
