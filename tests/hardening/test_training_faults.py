@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,16 +97,16 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
         "--trainer.callbacks.filename={step}",  # -> step=N.ckpt
         "--trainer.callbacks.save_weights_only=true",
     )
-    process = subprocess.Popen(command, cwd=REPO, env=run_env(), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)  # fmt: skip
     kill_after = INTERVAL + 2  # step 5 of a 6-step epoch: mid-epoch, past one checkpoint
-    deadline = time.monotonic() + 240
-    while not list((out / "progress").glob(f"step={kill_after}*.ckpt")):
-        assert process.poll() is None, "training ended before the kill point"
-        assert time.monotonic() < deadline, "training never reached the kill point"
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    killer = {
+        "class_path": "tests.hardening.training_callbacks.KillAtStep",
+        "init_args": {"step": kill_after},
+    }
+    killed = subprocess.run(
+        [*command, f"--trainer.callbacks+={json.dumps(killer)}"], cwd=REPO, env=run_env(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=240, check=False,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, "training was not killed at the kill point"
     reached = max(int(p.stem.split("=")[1].split("-")[0]) for p in (out / "progress").iterdir())
     saved = global_step(ckpts / "last.ckpt")  # loads: never a half-written checkpoint
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -26,3 +28,15 @@ class CorruptFilesAtStep(pl.Callback):
             else:
                 path.write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG any more")
         self.done = True
+
+
+class KillAtStep(pl.Callback):
+    """SIGKILL its own process once training reaches global step `step`: a hard kill that
+    lands mid-epoch every time, however fast the machine (a kill from outside can race)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: object) -> None:
+        if trainer.global_step >= self.step:
+            os.kill(os.getpid(), signal.SIGKILL)
