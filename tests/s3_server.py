@@ -11,11 +11,10 @@ real, torch-free bundle to publish or serve.
 from __future__ import annotations
 
 import http.client
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from moto.server import ThreadedMotoServer
 
 from lambda_fn.bundle import Manifest, write_manifest
 from lambda_fn.image_contract import InputSpec
+from tests.background_http import BackgroundHTTPServer
 
 REGION = "us-east-1"
 
@@ -80,7 +80,7 @@ def s3_bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
     return name
 
 
-class FlakyProxy:
+class FlakyProxy(BackgroundHTTPServer):
     """An HTTP proxy that answers 503 SlowDown to the first `failures` requests, then forwards."""
 
     def __init__(self, upstream: str, failures: int) -> None:
@@ -88,23 +88,11 @@ class FlakyProxy:
         self.upstream = (host, int(port))
         self.failures = failures
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status answered)
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def endpoint_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FlakyProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        return self.url
 
     def _should_fail(self, method: str, path: str) -> bool:
         with self._lock:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from frontend.app import build_app, launch
 from frontend.settings import Settings
 from lambda_fn.bundle import read_manifest
 from tests.http_server import UvicornServer
-from tests.lambda_fn.conftest import export_tiny_resnet
+from tests.lambda_fn.conftest import export_tiny_resnet, tampered_copy
 from tests.s3_server import s3_bucket, s3_server  # noqa: F401 (fixtures for the flag tests)
 
 DEMO_DATASET = "demo:v1:seed=0:size=64"
@@ -61,11 +60,7 @@ def modelless_api(
     demo_bundle: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[UvicornServer]:
     """The API with a bundle altered after export: it refuses to serve it (503)."""
-    broken = tmp_path_factory.mktemp("broken") / "bundle"
-    shutil.copytree(demo_bundle, broken)
-    with (broken / "model.onnx").open("r+b") as handle:
-        handle.seek(100)
-        handle.write(b"\x00\x01\x02\x03")
+    broken = tampered_copy(demo_bundle, tmp_path_factory.mktemp("broken") / "bundle")
     with _serve(broken, tmp_path_factory.mktemp("cache")) as server:
         yield server
 

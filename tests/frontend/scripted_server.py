@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.background_http import BackgroundHTTPServer
 
 
 @dataclass
@@ -17,37 +18,21 @@ class Seen:
 
 
 @dataclass
-class ScriptedServer:
+class ScriptedServer(BackgroundHTTPServer):
     """Answers request i with script[i] (the last entry repeats); records what it received."""
 
     script: list[tuple[int, object]]
     seen: list[Seen] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> ScriptedServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        BackgroundHTTPServer.__init__(self)
 
     def _next(self, seen: Seen) -> tuple[int, object]:
         with self._lock:
             self.seen.append(seen)
             return self.script[min(len(self.seen), len(self.script)) - 1]
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):

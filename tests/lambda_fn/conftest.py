@@ -46,6 +46,15 @@ def export_tiny_resnet(directory: Path, *, size: int = IMAGE_SIZE, seed: int = 0
     )
 
 
+def tampered_copy(bundle: Path, destination: Path) -> Path:
+    """A copy of `bundle` whose model.onnx changed after its manifest was written."""
+    shutil.copytree(bundle, destination)
+    with (destination / "model.onnx").open("r+b") as handle:
+        handle.seek(100)
+        handle.write(b"\x00\x01\x02\x03")
+    return destination
+
+
 def make_image(fmt: str = "JPEG", size: tuple[int, int] = (96, 80), seed: int = 0) -> bytes:
     """A small textured RGB image encoded in `fmt`."""
     rng = np.random.default_rng(seed)
@@ -90,11 +99,7 @@ def broken_api_server(
     resnet_bundle: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[UvicornServer]:
     """The app with a bundle whose model.onnx was altered after the manifest was written."""
-    broken = tmp_path_factory.mktemp("broken") / "bundle"
-    shutil.copytree(resnet_bundle, broken)
-    with (broken / "model.onnx").open("r+b") as handle:
-        handle.seek(100)
-        handle.write(b"\x00\x01\x02\x03")
+    broken = tampered_copy(resnet_bundle, tmp_path_factory.mktemp("broken") / "bundle")
     env = {"MODEL_URI": str(broken), "MODEL_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
     with UvicornServer(env=env) as server:
         yield server
