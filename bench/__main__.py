@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, model_latency, report, request_latency, size, training
+from bench import cold_start, crop_cost, model_latency, report, request_latency, size, training
 from bench.common import AIORNOT, DEMO, ROOT, big_photo, jpeg, machine_info
 
 FINDINGS = Path(__file__).with_name("FINDINGS.md")
@@ -50,6 +50,10 @@ def run(quick: bool, work: Path) -> dict[str, Any]:
     profiles = timed(
         "profile",
         lambda: {p.name: model_latency.profile_ort(p, work, 3 if quick else 20) for p in presets},
+    )
+    crops = timed(
+        "crop cost",
+        lambda: [row for p in presets for row in crop_cost.measure(p, work, 3 if quick else 15)],
     )
     images = {"small": jpeg((512, 512)), "big": big_photo()}
     requests = timed(
@@ -91,6 +95,7 @@ def run(quick: bool, work: Path) -> dict[str, Any]:
         "peak": peak,
         "latency": latency,
         "profiles": profiles,
+        "crops": crops,
         "requests": requests,
         "cold": cold,
         "size": sizes,
@@ -115,22 +120,25 @@ def render(r: dict[str, Any]) -> str:
         "",
         *report.latency_section(r["latency"], r["peak"]),
         *report.profile_section(r["profiles"]),
-        "## 2. Request latency through the app (uvicorn, loopback, raw JPEG body)",
+        "## 2. Inference cost per request: native-resolution crops vs the old resize path",
+        "",
+        *report.crop_cost_section(r["crops"]),
+        "## 3. Request latency through the app (uvicorn, loopback, raw JPEG body)",
         "",
         "Server split (medians of the app's `timings_ms`); rest = client p50 - the three "
         "stages (HTTP both sides, body read, JSON). ORT threads: the CPUs usable (2).",
         "",
         *report.request_section(r["requests"]),
-        "## 3. Cold start",
+        "## 4. Cold start",
         "",
         *report.cold_section(r["cold"]),
-        "## 4. Deployment size",
+        "## 5. Deployment size",
         "",
         *report.size_section(r["size"]),
-        "## 5. Throughput (one uvicorn worker, 2 cores, 512x512 JPEG)",
+        "## 6. Throughput (one uvicorn worker, 2 cores, 512x512 JPEG)",
         "",
         *report.throughput_section(r["requests"]),
-        "## 6. Training throughput (CPU, synthetic 512x512 JPEGs, one torch thread)",
+        "## 7. Training throughput (CPU, synthetic 512x512 JPEGs, one torch thread)",
         "",
         *report.training_section(r["training"]),
         FINDINGS.read_text().strip(),

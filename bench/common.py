@@ -24,15 +24,17 @@ PACKAGES = ["onnxruntime", "torch", "numpy", "pillow", "fastapi", "uvicorn", "li
 
 @dataclass(frozen=True)
 class Preset:
-    """A model to measure: the training preset and its input size."""
+    """A model to measure: the training preset, its crop side and its serving grid cap."""
 
     name: str
     preset: str
-    size: int
+    size: int  # crop side (configs' data.crop_size)
+    max_grid: int  # configs' data.max_grid
+    resize_size: int  # the input side of the old resize-then-centre-crop contract
 
 
-DEMO = Preset("demo", "tiny", 64)
-AIORNOT = Preset("aiornot", "resnet18", 224)  # configs/aiornot.yaml: model.preset, data.image_size
+DEMO = Preset("demo", "tiny", 64, 4, 64)  # configs/demo.yaml
+AIORNOT = Preset("aiornot", "resnet18", 256, 2, 224)  # configs/aiornot.yaml
 
 
 def time_calls(fn: Callable[[], Any], repeats: int, warmup: int = 2) -> list[float]:
@@ -88,7 +90,7 @@ def export_bundle(directory: Path, preset: Preset, seed: int = 0) -> Path:
     import torch
 
     from lambda_fn.bundle import write_manifest
-    from lambda_fn.image_contract import InputSpec
+    from lambda_fn.stem import InputSpec
     from model_training.models.resnet import build_resnet
     from model_training.onnx_export import export_onnx
 
@@ -102,7 +104,7 @@ def export_bundle(directory: Path, preset: Preset, seed: int = 0) -> Path:
     write_manifest(
         directory,
         name=f"bench-{preset.preset}",
-        input_spec=InputSpec(size=preset.size),
+        input_spec=InputSpec(crop_size=preset.size, max_grid=preset.max_grid),
         outputs=outputs,
         calibration={"temperature": 1.0},
         threshold=0.5,

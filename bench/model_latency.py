@@ -102,15 +102,15 @@ def ort_session(path: Path, profile_prefix: str | None = None) -> Any:
 def quantize(bundle: Path, size: int, n_calibration: int) -> Path:
     """The project's static QDQ int8 (model_training.quantize), calibrated on photo crops."""
     from bench.common import jpeg
-    from lambda_fn.image_contract import InputSpec, load_for_model
+    from lambda_fn.stem import InputSpec, prepare
     from model_training.quantize import quantize_int8
 
     out = bundle / "model.int8.onnx"
     if not out.is_file():
-        spec = InputSpec(size=size)
-        images = np.stack(
+        spec = InputSpec(crop_size=size, max_grid=1)
+        images = np.concatenate(
             [
-                load_for_model(jpeg((size + 32, size + 32), seed=i), spec)
+                prepare(jpeg((size + 32, size + 32), seed=i), spec).crops
                 for i in range(n_calibration)
             ]
         )

@@ -96,6 +96,37 @@ def profile_section(profiles: dict[str, list[tuple[str, float]]]) -> list[str]:
     return [*out, ""]
 
 
+def crop_cost_section(rows: list[dict[str, Any]]) -> list[str]:
+    """Crops x model per upload size, for each preset, beside one resized crop (format 1)."""
+    out = [
+        "The serving path (`lambda_fn.predictor.infer`: decode at full size, the stem's grid "
+        "of native-resolution crops, ONNX Runtime, mean logit) against the contract it "
+        "replaced (reduced-size JPEG decode, shorter side resized, one centre crop), in the "
+        "same run, median ms, ORT on the CPUs usable, random weights. Request = decode + "
+        "crops + model; the ratio request / model is the stem's overhead on top of the "
+        "network.",
+        "",
+    ]
+    data = [
+        [
+            r["model"],
+            r["upload"],
+            r["crops"],
+            r["model_ms"],
+            r["request_ms"],
+            f"{r['request_over_model']:.2f}x",
+            r["old_input"],
+            r["old_model_ms"],
+            r["old_request_ms"],
+            f"{r['cost_vs_old']:.1f}x",
+        ]
+        for r in rows
+    ]
+    header = ["model", "upload", "crops", "model ms", "request ms", "request / model"]
+    header += ["old input", "old model ms", "old request ms", "request vs old"]
+    return [*out, *table(header, data), ""]
+
+
 def request_section(results: list[dict[str, Any]]) -> list[str]:
     data = []
     for res in results:

@@ -38,7 +38,8 @@ def measure(preset: Preset, work: Path, *, n_images: int, batch: int, steps: int
     dm = AiOrNotDataModule(
         source="folder",
         path=str(folder),
-        image_size=preset.size,
+        crop_size=preset.size,
+        max_grid=preset.max_grid,
         batch_size=batch,
         num_workers=0,
         val_fraction=0.1,
@@ -59,7 +60,7 @@ def measure(preset: Preset, work: Path, *, n_images: int, batch: int, steps: int
     def batches(limit: int) -> Any:
         seen = 0
         while seen < limit:
-            for x, y in dm.train_dataloader():
+            for x, y, _ in dm.train_dataloader():  # one native-resolution crop per image
                 yield x, y
                 seen += 1
                 if seen >= limit:

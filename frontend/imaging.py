@@ -98,14 +98,15 @@ def overlay_heatmap(
     image: Image.Image,
     heatmap: list[list[float]],
     *,
-    center_crop: bool = True,
+    center_crop: bool = False,
     max_alpha: float = 0.7,
 ) -> Image.Image:
     """Tint each region by its AI probability, more strongly the further it is from 0.5.
 
     A region with no evidence either way keeps its own pixels, so a flat map looks flat.
-    With the contract's "shorter side, then centre crop" rule the model sees the centred
-    square, so the map belongs there, and the margins it never saw are dimmed.
+    Today's models map the whole image (native-resolution crops laid out like it). An API
+    serving an older bundle ("shorter side, then centre crop") maps only the centred
+    square: with `center_crop` the map goes there and the margins it never saw are dimmed.
     """
     image.draft("RGB", (768, 768))  # a JPEG decodes at reduced scale; others are unaffected
     base = ImageOps.exif_transpose(image).convert("RGB")

@@ -17,9 +17,10 @@ CAVEAT = (
 )
 DEMO_WARNING = (
     "**This model was trained on the project's synthetic demo data**: photographs that ship "
-    "with scikit-image against upsampled copies of them standing in for AI images. It has "
-    "never seen an image from a real generator, so its answers on your pictures say nothing "
-    "about whether they are AI-generated; it shows the pipeline working end to end."
+    "with scikit-image and matplotlib, against copies re-made by small stand-in decoders and "
+    "upsampling kernels standing in for AI images. It has never seen an image from a real "
+    "generator, so its answers on your pictures say little about whether they are "
+    "AI-generated; it shows the pipeline working end to end."
 )
 
 
@@ -31,25 +32,45 @@ def is_demo_model(manifest: dict[str, Any]) -> bool:
 
 def describe(manifest: dict[str, Any]) -> str:
     """What the model is, what it looks at, how it scored, and (for demo data) what it is not."""
-    spec = manifest.get("input") or {}
-    size = spec.get("size", "?")
     dataset = (manifest.get("lineage") or {}).get("dataset") or "an unrecorded dataset"
     lines = [
         f"**About the model.** `{manifest.get('name', '?')}` "
         f"version `{manifest.get('version', '?')}` is a ResNet trained from scratch on "
-        f"`{dataset}`. It sees your image as a "
-        f"{size}x{size} square (shorter side resized, then centre-cropped; the heatmap shows "
-        "that square) and returns a calibrated probability that it is AI-generated.",
+        f"`{dataset}`. {_what_it_sees(manifest.get('input') or {})} It returns a calibrated "
+        "probability that the image is AI-generated.",
     ]
-    test = (manifest.get("metrics") or {}).get("test") or {}
+    metrics = manifest.get("metrics") or {}
+    test = metrics.get("test") or {}
     scored = [f"{k} {test[k]:.3f}" for k in ("accuracy", "auroc") if isinstance(test.get(k), float)]
     if scored:
         n = f" of {test['n']} images" if test.get("n") else ""
         lines.append(f"On its held-out test split{n}: {', '.join(scored)}.")
+    tiers = (metrics.get("robustness") or {}).get("tiers") or {}
+    if tiers:
+        accuracies = ", ".join(f"{t} {v['accuracy']:.3f}" for t, v in tiers.items())
+        lines.append(
+            f"Accuracy after a trip through the web (web: at most 768 px, JPEG quality 60; "
+            f"hard: 512 px, quality 40): {accuracies}."
+        )
     if is_demo_model(manifest):
         lines.append(DEMO_WARNING)
     lines.append(CAVEAT)
     return "\n\n".join(lines)
+
+
+def _what_it_sees(spec: dict[str, Any]) -> str:
+    if "crop_size" in spec:  # format 2: native-resolution crops
+        size, grid = spec["crop_size"], spec.get("max_grid", "?")
+        return (
+            f"It looks at your image at its native resolution, never resized: up to "
+            f"{grid}x{grid} crops of {size}x{size} pixels spread over it, whose answers are "
+            "averaged; the heatmap covers the whole image."
+        )
+    size = spec.get("size", "?")
+    return (
+        f"It sees your image as a {size}x{size} square (shorter side resized, then "
+        "centre-cropped; the heatmap shows that square)."
+    )
 
 
 class ModelNotes:
@@ -80,9 +101,10 @@ class ModelNotes:
             )
 
     def center_crop(self, prediction: dict[str, Any]) -> bool:
-        """Whether the model saw the centred square (the contract's default) or the whole image."""
+        """Whether the model saw only a centred square: bundles before format 2 resized and
+        cropped; today's look at the whole image in native-resolution crops."""
         try:
             manifest = self.manifest((prediction.get("model") or {}).get("version"))
         except ApiError:
-            return True
-        return "center_crop" in str((manifest.get("input") or {}).get("resize", "center_crop"))
+            return False
+        return "center_crop" in str((manifest.get("input") or {}).get("resize", ""))

@@ -19,9 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from lambda_fn.image_contract import InputSpec
+from lambda_fn.stem import InputSpec
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: native-resolution crops (`input.rule`); 1 resized every upload
 MANIFEST_NAME = "model.json"
 MODEL_NAME = "model.onnx"
 CARD_NAME = "MODEL_CARD.md"
@@ -108,11 +108,9 @@ class Manifest(BaseModel):
     @classmethod
     def _valid_input(cls, value: dict[str, Any]) -> dict[str, Any]:
         try:
-            spec = InputSpec.from_dict(value)
+            InputSpec.from_dict(value)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"input spec is invalid: {exc}") from exc
-        if spec.size <= 0 or len(spec.mean) != 3 or len(spec.std) != 3:
-            raise ValueError(f"input spec is incomplete: {value!r}")
         return value
 
     @field_validator("outputs")
@@ -220,17 +218,35 @@ def read_manifest(directory: Path) -> Manifest:
     path = Path(directory) / MANIFEST_NAME
     if not path.is_file():
         raise BundleError(f"{path}: missing (not a model bundle)", file=MANIFEST_NAME)
+    raw = path.read_bytes()
+    _check_format_version(path, raw)
     try:
-        manifest = Manifest.model_validate_json(path.read_bytes())
+        return Manifest.model_validate_json(raw)
     except ValidationError as exc:
         raise BundleError(f"{path}: invalid manifest: {exc}", file=MANIFEST_NAME) from exc
-    if manifest.format_version > FORMAT_VERSION:
+
+
+def _check_format_version(path: Path, raw: bytes) -> None:
+    """Refuse another format before reading the rest, with what to do about it."""
+    try:
+        found = json.loads(raw).get("format_version")
+    except (ValueError, AttributeError):
+        return  # not a JSON object: validation says so
+    if found is None or found == FORMAT_VERSION:
+        return
+    if isinstance(found, int) and found < FORMAT_VERSION:
         raise BundleError(
-            f"{path}: format_version {manifest.format_version} is newer than this loader "
-            f"understands ({FORMAT_VERSION})",
+            f"{path}: format_version {found} is a bundle from before native-resolution input: "
+            f"it resized every upload, which erases the traces the model looks for, so this "
+            f"server (format {FORMAT_VERSION}) will not serve it. Re-export the checkpoint "
+            "with this version (`make export`) and publish the new bundle.",
             file=MANIFEST_NAME,
         )
-    return manifest
+    raise BundleError(
+        f"{path}: format_version {found!r} is newer than this loader understands "
+        f"({FORMAT_VERSION}); serve it with the version of aiornot that wrote it",
+        file=MANIFEST_NAME,
+    )
 
 
 def verify_bundle(directory: Path) -> Manifest:
@@ -324,7 +340,7 @@ def check_session_io(session: Any, manifest: Manifest) -> None:
     if len(inputs) != 1 or inputs[0].name != "image":
         names = [i.name for i in inputs]
         raise BundleError(f"{MODEL_NAME}: expected one input 'image', got {names}", file=MODEL_NAME)
-    size = manifest.input_spec().size
+    size = manifest.input_spec().crop_size
     shape = list(inputs[0].shape)  # dynamic dims come back as str or None
     fixed = [d for d in shape[2:] if isinstance(d, int)]
     if len(shape) != 4 or shape[1] != 3 or any(d != size for d in fixed):

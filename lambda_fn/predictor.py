@@ -16,9 +16,9 @@ from PIL import Image
 
 from lambda_fn.bundle import MODEL_NAME, Bundle, check_session_io, load_bundle
 from lambda_fn.errors import ApiError
-from lambda_fn.image_contract import decode_image, preprocess
 from lambda_fn.ort_session import create_session
 from lambda_fn.settings import Settings
+from lambda_fn.stem import InputSpec, aggregate, assemble_heatmap, prepare
 
 log = logging.getLogger("aiornot.model")
 
@@ -27,6 +27,39 @@ def sigmoid(z: np.ndarray | float) -> np.ndarray:
     """Numerically stable logistic function (no overflow warnings for large |z|)."""
     z = np.asarray(z, dtype=np.float64)
     return np.exp(-np.logaddexp(0.0, -z))
+
+
+@dataclass(frozen=True)
+class Inference:
+    """What the graph says about one image, before calibration."""
+
+    logit: float  # the mean of the crops' logits
+    cam: np.ndarray | None  # the crops' maps laid out like the image, when asked for
+    crops: int
+    timings_ms: dict[str, float]
+
+
+def infer(
+    session: ort.InferenceSession, data: bytes, spec: InputSpec, *, max_pixels: int, explain: bool
+) -> Inference:
+    """Bytes -> the stem's crops -> the graph -> one logit (and map): the serving path.
+
+    The export's parity gate calls exactly this, so it checks the code that serves.
+    """
+    model_input = prepare(data, spec, max_pixels=max_pixels)
+    start = perf_counter()
+    outputs = session.run(["logit", "cam"] if explain else ["logit"], {"image": model_input.crops})
+    inference_ms = round((perf_counter() - start) * 1000, 3)
+    cam = None
+    if explain:
+        assert model_input.grid is not None
+        cam = assemble_heatmap(np.asarray(outputs[1]), model_input.grid)
+    return Inference(
+        logit=aggregate(outputs[0]),
+        cam=cam,
+        crops=len(model_input.crops),
+        timings_ms={**model_input.timings_ms, "inference": inference_ms},
+    )
 
 
 @dataclass(frozen=True)
@@ -75,36 +108,26 @@ class Predictor:
         """One tiny request end to end, so the first real one pays no first-run costs."""
         buffer = io.BytesIO()
         Image.new("RGB", (32, 32), (128, 64, 32)).save(buffer, format="JPEG")
-        self.predict(buffer.getvalue(), explain=True, max_pixels=32 * 32)
+        self.predict(buffer.getvalue(), explain=len(self._outputs) > 1, max_pixels=32 * 32)
 
     def predict(self, data: bytes, *, explain: bool, max_pixels: int) -> Answer:
         """Decode, preprocess, infer; raises the contract's ImageError for bad input."""
         manifest = self.bundle.manifest
         if explain and len(self._outputs) < 2:
             raise ApiError("validation_error", "explain=true: this model has no heatmap output.")
-        t0 = perf_counter()
-        target = self._spec.size if self._spec.reduced_jpeg_decoding else None
-        image = decode_image(data, max_pixels=max_pixels, target_size=target)
-        t1 = perf_counter()
-        batch = preprocess(image, self._spec)[np.newaxis]
-        t2 = perf_counter()
-        wanted = self._outputs if explain else self._outputs[:1]
-        outputs = self.session.run(wanted, {"image": batch})
-        t3 = perf_counter()
-        logit = float(outputs[0][0])
-        if not math.isfinite(logit):
+        result = infer(self.session, data, self._spec, max_pixels=max_pixels, explain=explain)
+        if not math.isfinite(result.logit):
             raise ApiError("model_unavailable", "The model gave no valid answer for this image.")
-        probability = float(sigmoid(logit / self._temperature))
+        probability = float(sigmoid(result.logit / self._temperature))
         heatmap = None
-        if explain:
-            cam = np.nan_to_num(np.asarray(outputs[1][0], dtype=np.float64))
+        if result.cam is not None:
+            cam = np.nan_to_num(np.asarray(result.cam, dtype=np.float64))
             heatmap = np.round(sigmoid(cam / self._temperature), 4).tolist()
         label = manifest.labels[1] if probability >= manifest.threshold else manifest.labels[0]
-        timings = {"decode": t1 - t0, "preprocess": t2 - t1, "inference": t3 - t2}
         return Answer(
             ai_probability=probability,
             label=label,
-            timings_ms={k: round(v * 1000, 3) for k, v in timings.items()},
+            timings_ms=result.timings_ms,
             heatmap=heatmap,
         )
 

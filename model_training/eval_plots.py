@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -74,4 +75,28 @@ def plot_confusion(matrix: list[list[int]], path: Path) -> Path:
         ax.text(col, row, str(value), ha="center", va="center", color=color)
     ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=LABELS, yticklabels=LABELS)
     ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (test)")
+    return _save(fig, path)
+
+
+def plot_robustness(report: dict[str, Any], path: Path) -> Path:
+    """Accuracy per tier (clean, web, hard) and per size bucket at JPEG >= 70, as bars."""
+    fig = Figure(figsize=(8, 3.6))
+    left, right = fig.subplots(1, 2, sharey=True)
+    for ax, groups, title in (
+        (left, report["tiers"], "tiers"),
+        (right, report["size_at_jpeg_70_or_better"], "size buckets, JPEG >= 70"),
+    ):
+        names = list(groups)
+        values = [groups[name]["accuracy"] for name in names]
+        bars = ax.bar(names, values, color="#4575b4")
+        for bar, name in zip(bars, names, strict=True):
+            ax.annotate(
+                f"{groups[name]['accuracy']:.3f}\nn={groups[name]['n']}",
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
+        ax.set(ylim=(0, 1.15), title=title)
+    left.set_ylabel("accuracy (held-out test images)")
     return _save(fig, path)

@@ -1,5 +1,8 @@
 """Evaluate a checkpoint on its own held-out splits: metrics.json (read by export) and plots.
 
+Metrics are of calibrated probabilities at a threshold chosen on validation, as the bundle
+will serve them, plus the robustness report (size, JPEG quality, resizing, web/hard tiers).
+
 `python -m model_training.evaluate --checkpoint CKPT --out artifacts/eval` rebuilds the exact
 data split and preprocessing from the checkpoint's metadata alone.
 """
@@ -8,17 +11,21 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
-from torchmetrics.classification import BinaryConfusionMatrix
 
+from lambda_fn.stem import InputSpec, aggregate, prepare
+from model_training import robustness
+from model_training.calibration import binary_metrics, calibrate, calibrated_probs
 from model_training.checkpoints import load_checkpoint
-from model_training.eval_plots import plot_confusion, plot_reliability, plot_roc
+from model_training.data.dataset import image_logits
+from model_training.eval_plots import plot_confusion, plot_reliability, plot_robustness, plot_roc
 from model_training.lit_module import AiOrNotModule
-from model_training.metrics import classification_metrics
 from model_training.tracking import ensure_wandb_mode, run_id_from_path
 
 SPLITS = ("val", "test")
@@ -39,46 +46,77 @@ def datamodule_from_metadata(
 
 
 @torch.no_grad()
-def predict(
-    module: AiOrNotModule, loader: torch.utils.data.DataLoader
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """AI probabilities and integer targets for every batch of a loader."""
-    module.eval()
-    probs, targets = [], []
-    for x, y in loader:
-        probs.append(torch.sigmoid(module(x.to(module.device)).float()).cpu())
-        targets.append(y.long())
-    return torch.cat(probs), torch.cat(targets)
+def torch_logits(
+    net: Any, loader: Iterable[Any], limit: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Image logits and labels of a loader's batches (the stem's crops, averaged per image)."""
+    net.eval()
+    logits, labels, seen = [], [], 0
+    for x, y, owner in loader:
+        logits.append(image_logits(net(x.float()), owner, len(y)).double().numpy())
+        labels.append(y.numpy().astype(int))
+        seen += len(y)
+        if limit is not None and seen >= limit:
+            break
+    if not logits:
+        return np.zeros(0), np.zeros(0, dtype=int)
+    return np.concatenate(logits)[:limit], np.concatenate(labels)[:limit]
 
 
-def split_metrics(probs: torch.Tensor, targets: torch.Tensor) -> dict[str, Any]:
-    """The metrics.json entry for one split: scalars, confusion matrix and count."""
-    values = classification_metrics("")(probs, targets)
-    confusion = BinaryConfusionMatrix()(probs, targets)  # rows true, cols predicted: real, ai
-    result: dict[str, Any] = {k: float(v) for k, v in values.items()}
-    result["confusion_matrix"] = confusion.tolist()
-    result["n"] = int(targets.numel())
-    return result
+def torch_scorer(net: Any, spec: InputSpec, temperature: float) -> Callable[[bytes], float]:
+    """Encoded image -> calibrated AI probability, through the stem and the torch network."""
+
+    @torch.no_grad()
+    def score(data: bytes) -> float:
+        crops = torch.from_numpy(prepare(data, spec).crops)
+        logit = aggregate(net(crops).double().numpy())
+        return float(calibrated_probs(np.array([logit]), temperature)[0])
+
+    return score
 
 
 def evaluate(
     module: AiOrNotModule, datamodule: pl.LightningDataModule, out: Path
-) -> dict[str, dict[str, Any]]:
-    """Write metrics.json and roc/reliability/confusion PNGs; log them if a W&B run is active."""
+) -> dict[str, Any]:
+    """Write metrics.json and plots (ROC, reliability, confusion, robustness); log to W&B.
+
+    Calibration and the threshold are fitted on validation exactly as export fits them, so
+    these figures are the bundle's, up to the parity gate's tolerance.
+    """
     out.mkdir(parents=True, exist_ok=True)
     datamodule.prepare_data()
     datamodule.setup("validate")
     datamodule.setup("test")
-    loaders = {"val": datamodule.val_dataloader(), "test": datamodule.test_dataloader()}
-    predictions = {split: predict(module, loaders[split]) for split in SPLITS}
-    metrics = {split: split_metrics(*predictions[split]) for split in SPLITS}
+    net = module.net.eval()
+    logits = {
+        "val": torch_logits(net, datamodule.val_dataloader()),
+        "test": torch_logits(net, datamodule.test_dataloader()),
+    }
+    calibration = calibrate(*logits["val"])
+    threshold = calibration.pop("threshold")
+    temperature = calibration["temperature"]
+    probs = {split: calibrated_probs(z, temperature) for split, (z, _) in logits.items()}
+    metrics: dict[str, Any] = {
+        split: binary_metrics(probs[split], logits[split][1], threshold) for split in SPLITS
+    }
+    metrics["calibration"] = {**calibration, "threshold": threshold}
+    metrics["robustness"] = robustness.robustness_report(
+        torch_scorer(net, datamodule.input_spec, temperature),
+        datamodule.split_records("test"),
+        threshold,
+    )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    predictions = {
+        split: (torch.from_numpy(probs[split]).float(), torch.from_numpy(logits[split][1]))
+        for split in SPLITS
+    }
     plots = {
         "roc": plot_roc(predictions, out / "roc.png"),
         "reliability": plot_reliability(*predictions["test"], out / "reliability.png"),
         "confusion_matrix": plot_confusion(
             metrics["test"]["confusion_matrix"], out / "confusion_matrix.png"
         ),
+        "robustness": plot_robustness(metrics["robustness"], out / "robustness.png"),
     }
     _log_to_wandb(metrics, plots)
     return metrics
@@ -91,9 +129,13 @@ def _log_to_wandb(metrics: dict[str, dict[str, Any]], plots: dict[str, Path]) ->
         return
     scalars = {
         f"eval/{split}/{key}": value
-        for split, values in metrics.items()
-        for key, value in values.items()
+        for split in SPLITS
+        for key, value in metrics[split].items()
         if isinstance(value, float)
+    }
+    scalars |= {
+        f"eval/robustness/{tier}/accuracy": values["accuracy"]
+        for tier, values in metrics["robustness"]["tiers"].items()
     }
     images = {f"eval/{name}": wandb.Image(str(path)) for name, path in plots.items()}
     wandb.run.log({**scalars, **images})
@@ -125,9 +167,11 @@ def main(
     finally:
         if run is not None:
             run.finish()
-    for split, values in metrics.items():
+    for split in SPLITS:
+        values = metrics[split]
         shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items() if isinstance(v, float))
         print(f"{split} (n={values['n']}): {shown}")
+    print(robustness.render(metrics["robustness"]))
     print(f"wrote {Path(out) / 'metrics.json'}")
 
 

@@ -1,6 +1,7 @@
-"""Checkpoint -> model bundle: ONNX graph, parity gate, calibration, optional int8, manifest, card.
+"""Checkpoint -> model bundle: ONNX graph, parity gate, calibration, robustness gate, int8, card.
 
     python -m model_training.export --checkpoint CKPT --out DIR [--metrics metrics.json] [--int8]
+        [--min-clean-accuracy 0.9]
 
 CKPT is a local path or `wandb-artifact://ENTITY/PROJECT/NAME:VERSION`. The bundle is built
 in a staging directory and renamed into place only when every check passed.
@@ -29,8 +30,10 @@ from lambda_fn.bundle import (
     verify_bundle,
     write_manifest,
 )
-from lambda_fn.image_contract import InputSpec
-from model_training import model_card
+from lambda_fn.image_contract import DEFAULT_MAX_PIXELS
+from lambda_fn.predictor import infer
+from lambda_fn.stem import InputSpec
+from model_training import model_card, robustness
 from model_training.calibration import binary_metrics, calibrate, calibrated_probs
 from model_training.checkpoints import load_checkpoint
 from model_training.evaluate import datamodule_from_metadata
@@ -39,36 +42,59 @@ from model_training.onnx_export import (
     PARITY_TOLERANCE,
     ParityError,
     export_onnx,
-    onnx_logits,
     open_session,
     parity_gate,
-    serving_inputs,
+    serving_logits,
 )
 from model_training.quantize import INT8_NAME, build_int8_variant
+
+DEFAULT_MIN_CLEAN_ACCURACY = 0.9
+
+
+class RobustnessGateError(RuntimeError):
+    """The bundle's clean-tier accuracy on held-out images is below the floor: not shipped."""
 
 
 def measure(
     net: Any, dm: Any, session: Any, spec: InputSpec, tolerance: float
-) -> tuple[dict[str, Any], float, dict[str, Any], np.ndarray, np.ndarray]:
-    """Parity gate on test, calibration and threshold on val, calibrated metrics on both."""
+) -> tuple[dict[str, Any], float, dict[str, Any]]:
+    """Parity gate on test, calibration and threshold on val, calibrated metrics on both,
+    and the robustness report on test, all through the serving path."""
     test_records = dm.split_records("test")
     parity, test_logits = parity_gate(
         net, dm.test_dataloader(), test_records, session, spec, tolerance
     )
     val_records = dm.split_records("val")
-    val_images = serving_inputs(val_records, spec)
     val_labels = np.array([r.label for r in val_records])
-    val_logits = onnx_logits(session, val_images)
+    val_logits = serving_logits(session, val_records, spec)
     calibration = calibrate(val_logits, val_labels)
     threshold = calibration.pop("threshold")
     t = calibration["temperature"]
     test_labels = np.array([r.label for r in test_records])
+
+    def score(data: bytes) -> float:
+        logit = infer(session, data, spec, max_pixels=DEFAULT_MAX_PIXELS, explain=False).logit
+        return float(calibrated_probs(np.array([logit]), t)[0])
+
     metrics = {
         "val": binary_metrics(calibrated_probs(val_logits, t), val_labels, threshold),
         "test": binary_metrics(calibrated_probs(test_logits, t), test_labels, threshold),
         "parity": parity,
+        "robustness": robustness.robustness_report(score, test_records, threshold),
     }
-    return calibration, threshold, metrics, val_images, val_labels
+    return calibration, threshold, metrics
+
+
+def robustness_gate(report: dict[str, Any], floor: float) -> dict[str, Any]:
+    """Refuse a model whose clean-tier accuracy is below `floor`; the record of the check."""
+    value = robustness.clean_accuracy(report)
+    if value < floor:
+        raise RobustnessGateError(
+            f"robustness gate failed: clean-tier accuracy on {report['n']} held-out images is "
+            f"{value:.4f}, below the floor {floor:.4f} (--min-clean-accuracy). Train longer or "
+            "on more data, or lower the floor knowingly.\n" + robustness.render(report)
+        )
+    return {"metric": "clean-tier accuracy, test split", "floor": floor, "value": value}
 
 
 def export_bundle(
@@ -80,6 +106,7 @@ def export_bundle(
     name: str | None = None,
     serving_spec: InputSpec | None = None,
     tolerance: float = PARITY_TOLERANCE,
+    min_clean_accuracy: float = DEFAULT_MIN_CLEAN_ACCURACY,
     batch_size: int = 64,
     overwrite: bool = False,
     wandb_log: bool = True,
@@ -104,11 +131,10 @@ def export_bundle(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        outputs = export_onnx(module.net, staging / MODEL_NAME, spec.size)
+        outputs = export_onnx(module.net, staging / MODEL_NAME, spec.crop_size)
         session = open_session(staging / MODEL_NAME)
-        calibration, threshold, metrics, val_images, val_labels = measure(
-            module.net, dm, session, spec, tolerance
-        )
+        calibration, threshold, metrics = measure(module.net, dm, session, spec, tolerance)
+        metrics["robustness_gate"] = robustness_gate(metrics["robustness"], min_clean_accuracy)
         if evaluated is not None:
             metrics["evaluate"] = evaluated
         variants: dict[str, dict[str, Any]] = {}
@@ -117,8 +143,7 @@ def export_bundle(
                 staging,
                 dm.split_records("train"),
                 spec,
-                val_images,
-                val_labels,
+                dm.split_records("val"),
                 calibration["temperature"],
                 threshold,
             )
@@ -191,6 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", help="model name (default aiornot-<preset>)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     parser.add_argument("--no-wandb", action="store_true", help="never log a W&B artifact")
+    parser.add_argument(
+        "--min-clean-accuracy",
+        type=float,
+        default=DEFAULT_MIN_CLEAN_ACCURACY,
+        help="refuse the bundle if held-out clean-tier accuracy is below this "
+        f"(default {DEFAULT_MIN_CLEAN_ACCURACY})",
+    )
     args = parser.parse_args(argv)
     try:
         manifest = export_bundle(
@@ -201,8 +233,9 @@ def main(argv: list[str] | None = None) -> int:
             name=args.name,
             overwrite=args.overwrite,
             wandb_log=not args.no_wandb,
+            min_clean_accuracy=args.min_clean_accuracy,
         )
-    except (ParityError, FileExistsError, FileNotFoundError) as exc:
+    except (ParityError, RobustnessGateError, FileExistsError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     test = manifest.metrics["test"]
@@ -211,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         f"auroc {test['auroc']}  T={manifest.calibration.temperature:.3f}  "
         f"threshold={manifest.threshold:.3f}  variants={sorted(manifest.variants) or '-'}"
     )
+    print(robustness.render(manifest.metrics["robustness"]))
     return 0
 
 

@@ -11,12 +11,12 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
+from model_training.data.dataset import Batch, image_logits
 from model_training.metrics import classification_metrics
 from model_training.models import build_resnet
 from model_training.tracking import wandb_run_path
 
-Batch = tuple[torch.Tensor, torch.Tensor]
-DATASET_KEYS = ("source", "path", "seed", "val_fraction", "test_fraction", "image_size")
+DATASET_KEYS = ("source", "path", "seed", "val_fraction", "test_fraction", "crop_size", "max_grid")
 
 
 def warmup_cosine(step: int, *, warmup_steps: int, total_steps: int, min_ratio: float) -> float:
@@ -39,6 +39,7 @@ class AiOrNotModule(pl.LightningModule):
         stem: str | None = None,
         stem_width: int | None = None,
         dropout: float | None = None,
+        input_filter: str | None = None,
         lr: float = 3e-3,
         weight_decay: float = 0.05,
         betas: tuple[float, float] = (0.9, 0.999),
@@ -56,6 +57,7 @@ class AiOrNotModule(pl.LightningModule):
             stem: override the stem: imagenet (strided 7x7 + max-pool) or cifar (3x3, full size)
             stem_width: override the stem's channels
             dropout: override the dropout before the head
+            input_filter: override the input filter: none or highpass (the residual, unit energy)
             lr: peak AdamW learning rate
             weight_decay: AdamW decoupled weight decay (not applied to norms and biases)
             betas: AdamW betas
@@ -73,6 +75,7 @@ class AiOrNotModule(pl.LightningModule):
             stem=stem,
             stem_width=stem_width,
             dropout=dropout,
+            input_filter=input_filter,
         )
         self.loss_fn = nn.BCEWithLogitsLoss()
         self.train_metrics = classification_metrics("train/")
@@ -82,7 +85,7 @@ class AiOrNotModule(pl.LightningModule):
         self._channels_last = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, S, S) -> logits (B,)."""
+        """(N, 3, S, S) crops -> crop logits (N,)."""
         return self.net(x)
 
     def setup(self, stage: str) -> None:
@@ -91,11 +94,11 @@ class AiOrNotModule(pl.LightningModule):
             self._channels_last = True
 
     def model_step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The one step all splits share: loss, AI probabilities, integer targets."""
-        x, y = batch  # (B, 3, S, S), (B,) of 0./1.
+        """The one step all splits share: loss, AI probabilities, integer targets (per image)."""
+        x, y, owner = batch  # (N, 3, S, S) crops, (B,) of 0./1., (N,) image of each crop
         if self._channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        logits = self(x).float()  # (B,); float32 even under mixed precision
+        logits = image_logits(self(x).float(), owner, len(y))  # (B,); float32 under AMP
         loss = self.loss_fn(logits, y.float())
         return loss, torch.sigmoid(logits.detach()), y.long()
 

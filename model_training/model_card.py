@@ -7,8 +7,11 @@ from typing import Any
 
 DEMO_WARNING = (
     "**This model was trained on the embedded demo dataset.** Its 'AI' images are "
-    "photographs re-made by stand-in upsampling generators, not the output of real image "
-    "generators. It teaches the pipeline; it is not a real AI-image detector."
+    "photographs re-made by stand-ins: small convolutional decoders with random, briefly "
+    "trained weights and three upsampling kernels, not the output of real image generators "
+    "(no diffusion model, GAN or commercial service). It teaches the pipeline and detects "
+    "those stand-ins; it is not a real AI-image detector, and on images from real "
+    "generators expect far weaker results."
 )
 
 
@@ -26,6 +29,41 @@ def _metrics_table(metrics: dict[str, Any]) -> str:
         if values:
             rows.append(f"| {split} | " + " | ".join(_fmt(values.get(k)) for k in keys) + " |")
     return "\n".join(rows)
+
+
+def _robustness_section(metrics: dict[str, Any]) -> str:
+    """Per-condition accuracy on held-out images, and the gate the bundle passed."""
+    report = metrics.get("robustness")
+    if not report:
+        return ""
+    rows = ["| condition | group | n | accuracy | AUROC | log loss |", "|---|---|---|---|---|---|"]
+    sections = (
+        ("tier", "tiers"),
+        ("size (longer side)", "size"),
+        ("size, JPEG >= 70", "size_at_jpeg_70_or_better"),
+        ("JPEG quality", "jpeg_quality"),
+        ("resized after generation", "resized_after_generation"),
+    )
+    for title, key in sections:
+        for group, values in report[key].items():
+            rows.append(
+                f"| {title} | {group} | {values['n']} | {_fmt(values['accuracy'])} | "
+                f"{_fmt(values['auroc'])} | {_fmt(values['log_loss'])} |"
+            )
+    gate = metrics.get("robustness_gate") or {}
+    floor = (
+        f"Export refuses a bundle whose clean-tier accuracy is below {gate['floor']}; this one "
+        f"has {gate['value']:.4f}."
+        if gate
+        else ""
+    )
+    return (
+        "## Robustness (held-out test images, calibrated, at the threshold)\n\n"
+        "Tiers: clean is each file as it is; web is longer side at most 768 px and JPEG "
+        "quality 60; hard is at most 512 px and quality 40.\n\n"
+        + "\n".join(rows)
+        + (f"\n\n{floor}" if floor else "")
+    )
 
 
 def render(
@@ -66,8 +104,11 @@ def render(
         "Calibration and the threshold use the validation split; the metrics below use the "
         "held-out test split, which neither training nor calibration saw.",
         "## Preprocessing",
-        f"`{json.dumps(input_spec)}` — the serving image contract "
-        "(`lambda_fn.image_contract.load_for_model`), identical in training and serving.",
+        f"`{json.dumps(input_spec)}` — the serving stem (`lambda_fn.stem.prepare`), the same "
+        "in training, evaluation, the parity gate and serving. Nothing is resized: the image "
+        f"is cut into crops of {input_spec.get('crop_size')} px at native resolution (a grid "
+        f"of at most {input_spec.get('max_grid')} per side, spread over the whole image; a "
+        "smaller image is mirror-padded), and the crops' logits are averaged.",
         "## Metrics (calibrated probabilities, at the bundle's threshold)",
         _metrics_table(metrics),
         (
@@ -75,6 +116,7 @@ def render(
             if evaluated
             else ""
         ),
+        _robustness_section(metrics),
         "## Calibration and threshold",
         f"Temperature {calibration['temperature']:.4f} (fitted on validation, minimising log "
         f"loss); ECE {_fmt(calibration.get('ece_before'))} before, "
@@ -82,8 +124,9 @@ def render(
         f"sigmoid(logit / T) >= {threshold:.4f} "
         f"(threshold by {calibration.get('threshold_rule')}).",
         "## Export checks",
-        f"Parity: {parity['n']} held-out files through torch (training preprocessing) and ONNX "
-        f"Runtime (serving preprocessing) agree within {parity['max_abs_diff']:.2e} "
+        f"Parity: {parity['n']} held-out files through torch (the training pipeline's "
+        "evaluation batches) and ONNX Runtime (the server's own code) agree within "
+        f"{parity['max_abs_diff']:.2e} "
         f"(gate {parity['tolerance']}). int8 variant: {int8_text}",
         "## Limitations",
         "- Detectors learn the fingerprints of the generators in their training data; new or "

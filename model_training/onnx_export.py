@@ -1,8 +1,8 @@
 """Torch -> ONNX, and the parity gate that proves the served graph is the trained model.
 
 The gate runs the same held-out files two ways: through torch with the training
-pipeline's eval preprocessing (the DataModule's test loader), and through ONNX Runtime
-with the serving preprocessing (`load_for_model` and the bundle's input spec).
+pipeline's evaluation batches (the DataModule's test loader: the stem's crops, averaged per
+image), and through ONNX Runtime with the server's own code (`lambda_fn.predictor.infer`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ import torch
 from scipy.special import expit
 from torch import nn
 
-from lambda_fn.image_contract import InputSpec, load_for_model
+from lambda_fn.image_contract import DEFAULT_MAX_PIXELS
+from lambda_fn.predictor import infer
+from lambda_fn.stem import InputSpec
+from model_training.evaluate import torch_logits
 from model_training.models.resnet import ResNet
 
 OPSET = 18
@@ -84,31 +87,15 @@ def open_session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def serving_inputs(records: Sequence[Any], spec: InputSpec) -> np.ndarray:
-    """The serving path's model inputs (N, 3, S, S) for each record's file."""
-    return np.stack([load_for_model(r.read_bytes(), spec) for r in records])
-
-
-def onnx_logits(session: ort.InferenceSession, images: np.ndarray, batch: int = 64) -> np.ndarray:
-    out = [
-        session.run(["logit"], {"image": images[i : i + batch]})[0]
-        for i in range(0, len(images), batch)
+def serving_logits(
+    session: ort.InferenceSession, records: Sequence[Any], spec: InputSpec
+) -> np.ndarray:
+    """Each record's image logit as the server computes it (before calibration)."""
+    logits = [
+        infer(session, r.read_bytes(), spec, max_pixels=DEFAULT_MAX_PIXELS, explain=False).logit
+        for r in records
     ]
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
-
-
-@torch.no_grad()
-def torch_logits(net: ResNet, loader: Iterable[Any], limit: int) -> tuple[np.ndarray, np.ndarray]:
-    """Logits and labels of the first `limit` items of the training pipeline's eval loader."""
-    net.eval()
-    logits, labels, seen = [], [], 0
-    for x, y in loader:
-        logits.append(net(x.float()).numpy())
-        labels.append(y.numpy())
-        seen += len(y)
-        if seen >= limit:
-            break
-    return np.concatenate(logits)[:limit], np.concatenate(labels)[:limit]
+    return np.asarray(logits, dtype=np.float64)
 
 
 def parity_gate(
@@ -128,7 +115,7 @@ def parity_gate(
         raise ParityError(f"the test loader gave {len(t_logits)} items for {len(records)} files")
     if not np.array_equal(t_labels.astype(int), np.array([r.label for r in records])):
         raise ParityError("the test loader's order differs from split_records('test')")
-    o_logits = onnx_logits(session, serving_inputs(records, spec))
+    o_logits = serving_logits(session, records, spec)
     t_probs, o_probs = expit(t_logits.astype(np.float64)), expit(o_logits.astype(np.float64))
     diff = np.abs(t_probs - o_probs)
     bad = np.flatnonzero(diff > tolerance)

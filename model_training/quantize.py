@@ -17,9 +17,9 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from lambda_fn.image_contract import InputSpec
+from lambda_fn.stem import InputSpec, prepare
 from model_training.calibration import calibrated_probs
-from model_training.onnx_export import onnx_logits, open_session, serving_inputs
+from model_training.onnx_export import open_session, serving_logits
 
 INT8_NAME = "model.int8.onnx"
 MAX_ACCURACY_DROP_POINTS = 0.5
@@ -27,7 +27,7 @@ CALIBRATION_BATCH = 16
 
 
 class ArrayReader(CalibrationDataReader):
-    """Feeds preprocessed training images to the calibrator in small batches."""
+    """Feeds the stem's crops of training images to the calibrator in small batches."""
 
     def __init__(self, images: np.ndarray, batch_size: int = CALIBRATION_BATCH) -> None:
         self._batches: Iterator[np.ndarray] = iter(
@@ -65,8 +65,10 @@ def keep_int8(fp32_accuracy: float, int8_accuracy: float) -> tuple[bool, float]:
     return drop <= MAX_ACCURACY_DROP_POINTS, drop
 
 
-def _accuracy(path: Path, images: np.ndarray, labels: np.ndarray, t: float, cut: float) -> float:
-    probs = calibrated_probs(onnx_logits(open_session(path), images), t)
+def _accuracy(path: Path, records: Sequence[Any], spec: InputSpec, t: float, cut: float) -> float:
+    """Validation accuracy of one graph through the serving path, at the bundle's T and cut."""
+    labels = np.array([r.label for r in records])
+    probs = calibrated_probs(serving_logits(open_session(path), records, spec), t)
     return float(((probs >= cut).astype(int) == labels).mean()) if len(labels) else 0.0
 
 
@@ -74,8 +76,7 @@ def build_int8_variant(
     directory: Path,
     train_records: Sequence[Any],
     spec: InputSpec,
-    val_images: np.ndarray,
-    val_labels: np.ndarray,
+    val_records: Sequence[Any],
     temperature: float,
     threshold: float,
     n_calibration: int = 128,
@@ -83,20 +84,22 @@ def build_int8_variant(
 ) -> dict[str, Any]:
     """Quantize `model.onnx` beside itself; delete the result unless it passes the accuracy bar.
 
-    Calibrated on training images (serving preprocessing), judged on validation accuracy at
-    the bundle's own temperature and threshold.
+    Calibrated on the serving grid's crops of training images, judged on validation accuracy
+    through the serving path at the bundle's own temperature and threshold.
     """
     rng = np.random.default_rng(seed)
     picked = sorted(rng.choice(len(train_records), min(n_calibration, len(train_records)), False))
-    calibration = serving_inputs([train_records[i] for i in picked], spec)
+    calibration = np.concatenate(
+        [prepare(train_records[i].read_bytes(), spec).crops for i in picked]
+    )
     fp32_path, int8_path = directory / "model.onnx", directory / INT8_NAME
     quantize_int8(fp32_path, int8_path, calibration)
-    fp32 = _accuracy(fp32_path, val_images, val_labels, temperature, threshold)
-    int8 = _accuracy(int8_path, val_images, val_labels, temperature, threshold)
+    fp32 = _accuracy(fp32_path, val_records, spec, temperature, threshold)
+    int8 = _accuracy(int8_path, val_records, spec, temperature, threshold)
     keep, drop = keep_int8(fp32, int8)
     report = {
         "split": "val",
-        "n": len(val_labels),
+        "n": len(val_records),
         "fp32_accuracy": fp32,
         "int8_accuracy": int8,
         "drop_points": drop,

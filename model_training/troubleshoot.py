@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
-import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
-Batch = tuple[torch.Tensor, torch.Tensor]
+from model_training.data.dataset import Batch
 
 
 class _RepeatedBatch(Dataset[Batch]):
@@ -32,7 +31,7 @@ class FixedBatchDataModule(pl.LightningDataModule):
 
     def __init__(self, batch: Batch, steps: int) -> None:
         super().__init__()
-        self.batch = (batch[0].clone(), batch[1].clone())
+        self.batch = (batch[0].clone(), batch[1].clone(), batch[2].clone())
         self.steps = steps
 
     @classmethod
@@ -42,8 +41,7 @@ class FixedBatchDataModule(pl.LightningDataModule):
         """Take the first training batch of any datamodule, augmentation included, once."""
         datamodule.prepare_data()
         datamodule.setup("fit")
-        x, y = next(iter(datamodule.train_dataloader()))
-        return cls((x, y), steps)
+        return cls(next(iter(datamodule.train_dataloader())), steps)
 
     def train_dataloader(self) -> DataLoader[Batch]:
         return DataLoader(_RepeatedBatch(self.batch, self.steps), batch_size=None)

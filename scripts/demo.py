@@ -25,7 +25,7 @@ import httpx
 PY = sys.executable
 HOST = "127.0.0.1"
 BUCKET = "aiornot-demo-models"
-EXAMPLE_IMAGE = "frontend/examples/real-coffee.jpg"
+EXAMPLE_IMAGE = "frontend/examples/real-motorcycle.jpg"
 
 
 @dataclass(frozen=True)

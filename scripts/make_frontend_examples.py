@@ -1,63 +1,62 @@
-"""Write the frontend's example images: real photo crops and "AI" copies of the same crops.
+"""Write the frontend's example images: held-out photo crops and their "AI" re-makes.
 
-The real images are crops of photographs that ship inside scikit-image; each AI
-counterpart is the same crop re-made by one of the demo dataset's stand-in generators
-(`model_training.data.fingerprints`). They are small JPEGs committed to `frontend/examples/`,
-so the Space needs neither scikit-image nor this project to show them.
+They are made by the demo dataset's own code (`model_training.data.demo`): a native-resolution
+crop of a photograph the demo model never trains on (seed 0 holds out clock, moon and the
+stereo motorcycle for test, brick, coins and retina for validation), re-made by one of the
+demo's stand-in decoders, both saved as JPEG at quality 85. They are committed to
+`frontend/examples/`, so the Space needs neither scikit-image nor this project to show them.
 
-    python scripts/make_frontend_examples.py [--out frontend/examples] [--size 192]
+    python scripts/make_frontend_examples.py [--out frontend/examples]
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-from skimage import data as skdata
 
-from model_training.data.fingerprints import generate
+from model_training.data import demo
 
-# photo name -> (crop box as fractions of the photo: top, left, side; stand-in generator)
-PICKS: dict[str, tuple[tuple[float, float, float], str]] = {
-    "astronaut": ((0.05, 0.25, 0.55), "nearest"),
-    "chelsea": ((0.05, 0.25, 0.85), "transposed_conv3"),
-    "coffee": ((0.05, 0.20, 0.90), "transposed_conv4"),
-}
 QUALITY = 85
+# example name -> (photograph, width, height, stand-in generator); every side >= 256 px.
+PICKS: dict[str, tuple[str, int, int, str]] = {
+    "motorcycle": ("motorcycle_left", 512, 384, "pixel_shuffle_x2"),
+    "coins": ("coins", 384, 300, "nearest_conv_x2"),
+    "moon": ("moon", 320, 320, "tconv_x2"),
+}
 
 
-def crop(photo: np.ndarray, top: float, left: float, side: float, size: int) -> np.ndarray:
-    """A square crop (fractions of the shorter side) resized to `size` x `size` RGB."""
-    height, width = photo.shape[:2]
-    edge = int(min(height, width) * side)
-    y, x = int(height * top), int(width * left)
-    y, x = min(y, height - edge), min(x, width - edge)
-    region = Image.fromarray(photo[y : y + edge, x : x + edge, :3])
-    return np.asarray(region.resize((size, size), Image.Resampling.LANCZOS))
-
-
-def jpeg(pixels: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=QUALITY, optimize=True)
-    return buffer.getvalue()
+def make(out: Path, seed: int = 0) -> list[Path]:
+    """Write `real-NAME.jpg` and `ai-NAME.jpg` for every pick; return the paths."""
+    photos = demo.load_photos()
+    makers = demo.generators(photos, seed)
+    written = []
+    for number, (name, (photo_name, width, height, generator)) in enumerate(PICKS.items()):
+        pair = demo.Pair(
+            width=width, height=height, prescale=1.0, prescale_filter="lanczos", blur=None,
+            noise=None, generator=generator, resize_after=None, resize_filter="lanczos",
+            format="JPEG", quality=QUALITY,
+        )  # fmt: skip
+        rng = np.random.default_rng([seed, 1000 + number])
+        real = demo.native_crop(photos[photo_name], pair, rng)
+        fake = demo.make_fake(real, makers[generator], rng)
+        for label, pixels in (("real", real), ("ai", fake)):
+            path = out / f"{label}-{name}.jpg"
+            path.write_bytes(demo.post_process(pixels, pair))
+            written.append(path)
+    return written
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("frontend/examples"))
-    parser.add_argument("--size", type=int, default=192)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    for number, (name, ((top, left, side), kind)) in enumerate(PICKS.items()):
-        real = crop(getattr(skdata, name)(), top, left, side, args.size)
-        fake = generate(real, kind, np.random.default_rng([0, number]))
-        for label, pixels in (("real", real), ("ai", fake)):
-            path = args.out / f"{label}-{name}.jpg"
-            path.write_bytes(jpeg(pixels))
-            print(f"{path} ({path.stat().st_size / 1024:.1f} KiB)")
+    for old in args.out.glob("*.jpg"):
+        old.unlink()
+    for path in make(args.out):
+        print(f"{path} ({path.stat().st_size / 1024:.1f} KiB)")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from lambda_fn.bundle import Manifest, write_manifest
-from lambda_fn.image_contract import InputSpec
+from lambda_fn.stem import InputSpec
 from tests.background_http import BackgroundHTTPServer
 
 REGION = "us-east-1"
@@ -172,7 +172,7 @@ def make_tiny_bundle(directory: Path, *, size: int = 8, name: str = "aiornot-tes
     return write_manifest(
         directory,
         name=name,
-        input_spec=InputSpec(size=size),
+        input_spec=InputSpec(crop_size=size),
         outputs=[{"name": "logit", "shape": ["N"]}, {"name": "cam", "shape": ["N", size, size]}],
         calibration={"temperature": 1.0, "ece_before": None, "ece_after": None},
         threshold=0.5,

@@ -1,9 +1,11 @@
-"""Training augmentation on top of the image contract; randomness comes from the caller's rng.
+"""Training-only augmentation, handed to the stem as its `augment` hook.
 
-`none` is exactly the contract (`load_for_model`). `light` adds a horizontal flip.
-`strong` adds a small random crop-resize and JPEG re-compression; both resample
-or re-quantise pixels, so they also blur the high-frequency traces a detector
-looks for: use it for real data with varied provenance, not for the demo.
+It works on the native-resolution crop the stem cut, and never resamples: `light` is one
+of the crop's eight exact flips and quarter turns plus a random order of its colour
+channels (new "photographs" for the detector at no cost, with every trace intact);
+`strong` adds one more JPEG generation (quality 60-95), as images get when re-shared.
+Randomness comes from the sample's own rng, so a resumed run and both images of a pair
+see exactly the same augmentation.
 """
 
 from __future__ import annotations
@@ -12,44 +14,46 @@ import io
 from typing import Literal
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-from lambda_fn.image_contract import InputSpec, decode_image, preprocess, resize_and_crop
+from lambda_fn.stem import Augment
 
 AugmentName = Literal["none", "light", "strong"]
-CROP_SIDE = (0.85, 1.0)  # fraction of each side kept by the strong crop
-RECOMPRESS_QUALITY = (70, 95)
+RECOMPRESS_QUALITY = (60, 95)
 RECOMPRESS_PROBABILITY = 0.5
 
 
-def augmented_input(
-    data: bytes, spec: InputSpec, mode: AugmentName, rng: np.random.Generator
-) -> np.ndarray:
-    """Encoded image -> model input (3, S, S), augmented; decoding is the contract's."""
-    image = decode_image(data, target_size=spec.size if spec.reduced_jpeg_decoding else None)
-    if mode != "none" and rng.random() < 0.5:
-        image = ImageOps.mirror(image)
+def augmenter(mode: AugmentName) -> Augment | None:
+    """The stem hook for an augmentation mode (None for `none`)."""
+    if mode == "none":
+        return None
+    if mode == "light":
+        return reorient
     if mode == "strong":
-        image = resize_and_crop(random_crop(image, rng), spec)
-        if rng.random() < RECOMPRESS_PROBABILITY:
-            quality = int(rng.integers(RECOMPRESS_QUALITY[0], RECOMPRESS_QUALITY[1] + 1))
-            image = recompress(image, quality)
-    return preprocess(image, spec)
+        return reorient_and_recompress
+    raise ValueError(f"unknown augmentation {mode!r}; choose none, light or strong")
 
 
-def random_crop(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """Keep a random window of 85-100% of each side (same fraction for both)."""
-    width, height = image.size
-    keep = rng.uniform(*CROP_SIDE)
-    new_w, new_h = max(1, round(width * keep)), max(1, round(height * keep))
-    left = int(rng.integers(0, width - new_w + 1))
-    top = int(rng.integers(0, height - new_h + 1))
-    return image.crop((left, top, left + new_w, top + new_h))
+def reorient(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random exact flip / quarter turn, and a random order of the colour channels."""
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    crop = np.rot90(crop, int(rng.integers(4)))
+    return np.ascontiguousarray(crop[:, :, rng.permutation(3)])
 
 
-def recompress(image: Image.Image, quality: int) -> Image.Image:
-    """One more JPEG generation, as images get when re-shared."""
+def reorient_and_recompress(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """`reorient`, then half of the time one more JPEG generation."""
+    crop = reorient(crop, rng)
+    if rng.random() < RECOMPRESS_PROBABILITY:
+        quality = int(rng.integers(RECOMPRESS_QUALITY[0], RECOMPRESS_QUALITY[1] + 1))
+        crop = recompress(crop, quality)
+    return crop
+
+
+def recompress(pixels: np.ndarray, quality: int) -> np.ndarray:
+    """One more JPEG generation of uint8 (H, W, 3) pixels."""
     buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=quality)
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="JPEG", quality=quality)
     buffer.seek(0)
-    return Image.open(buffer).convert("RGB")
+    return np.asarray(Image.open(buffer).convert("RGB"))

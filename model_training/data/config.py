@@ -28,23 +28,23 @@ class DataConfig:
 
     source: SourceName = "demo"
     path: str | None = None
-    image_size: int = 64
     seed: int = 0
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     bad_rows: BadRowPolicy = "fail"
     limit: int | None = None
-    demo_samples_per_photo: int = 80
+    demo_samples_per_photo: int = 60
+    demo_max_side: int | None = None
     hub_dataset: str = HUB_DATASET
     min_image_size: int = DEFAULT_MIN_SIZE
     hf_cache_dir: str | None = None
 
     @property
     def dataset_id(self) -> str:
-        """Names the data and the split, e.g. `demo:v1:seed=0:size=64:per_photo=80:split(...)`."""
+        """Names the data and the split, e.g. `demo:v2:seed=0:per_photo=60:split(...)`."""
         if self.source == "demo":
-            data = f"demo:{demo.VERSION}:seed={self.seed}:size={self.image_size}"
-            data += f":per_photo={self.demo_samples_per_photo}"
+            data = f"demo:{demo.VERSION}:seed={self.seed}:per_photo={self.demo_samples_per_photo}"
+            data += f":max_side={self.demo_max_side}" if self.demo_max_side else ""
         elif self.source == "hub":
             data = f"hub:{self.hub_dataset}:train"
         else:
@@ -59,8 +59,8 @@ class DataConfig:
             self.source,
             self.path,
             seed=self.seed,
-            image_size=self.image_size,
             demo_samples_per_photo=self.demo_samples_per_photo,
+            demo_max_side=self.demo_max_side,
             hub_dataset=self.hub_dataset,
             hf_cache_dir=self.hf_cache_dir,
         )

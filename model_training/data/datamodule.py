@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from lambda_fn.image_contract import InputSpec
+from lambda_fn.stem import InputSpec
 from model_training.data.augment import AugmentName
 from model_training.data.config import DataConfig
 from model_training.data.dataset import DropFailed, EpochSampler, ImageDataset
+from model_training.data.pixel_cache import PixelCache
 from model_training.data.records import ImageRecord
 from model_training.data.sources import HUB_DATASET, SourceName
 from model_training.data.splits import SPLITS
@@ -22,13 +24,19 @@ log = logging.getLogger(__name__)
 
 
 class AiOrNotDataModule(L.LightningDataModule):
-    """Validated, leak-free train/val/test splits; batches of (x (B,3,S,S), y (B,) 0./1.)."""
+    """Validated, leak-free train/val/test splits through the serving stem.
+
+    Batches are (crops (N, 3, S, S), y (B,) 0./1., owner (N,)): one random native-resolution
+    crop per image in training, the serving grid of crops per image in evaluation; `owner`
+    says which image each crop belongs to.
+    """
 
     def __init__(
         self,
         source: SourceName = "demo",
         path: str | None = None,
-        image_size: int = 64,
+        crop_size: int = 64,
+        max_grid: int = 4,
         batch_size: int = 64,
         num_workers: int = 2,
         val_fraction: float = 0.15,
@@ -37,32 +45,42 @@ class AiOrNotDataModule(L.LightningDataModule):
         bad_rows: BadRowPolicy = "fail",
         augment: AugmentName = "light",
         limit: int | None = None,
-        demo_samples_per_photo: int = 80,
+        demo_samples_per_photo: int = 60,
+        demo_max_side: int | None = None,
         hub_dataset: str = HUB_DATASET,
         min_image_size: int = DEFAULT_MIN_SIZE,
         hf_cache_dir: str | None = None,
         pin_memory: bool | None = None,
+        pixel_cache: str | None = None,
     ) -> None:
-        """`path`: parquet file/dir/glob, folder root (real/, ai/), or demo cache root."""
+        """`path`: parquet file/dir/glob, folder root (real/, ai/), or demo cache root.
+
+        `crop_size` is the network's input side, `max_grid` the most crops per side the
+        serving grid takes (both go into the bundle's input spec). `pixel_cache`: a
+        directory for decoded pixels (decode once, then only crop), or None to decode
+        every time.
+        """
         super().__init__()
         self.save_hyperparameters()
         self.config = DataConfig(
             source=source,
             path=path,
-            image_size=image_size,
             seed=seed,
             val_fraction=val_fraction,
             test_fraction=test_fraction,
             bad_rows=bad_rows,
             limit=limit,
             demo_samples_per_photo=demo_samples_per_photo,
+            demo_max_side=demo_max_side,
             hub_dataset=hub_dataset,
             min_image_size=min_image_size,
             hf_cache_dir=hf_cache_dir,
         )
         self.batch_size, self.num_workers, self.augment = batch_size, num_workers, augment
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
-        self.input_spec = InputSpec(size=image_size)
+        self.input_spec = InputSpec(crop_size=crop_size, max_grid=max_grid)
+        self.pixel_cache_root = pixel_cache
+        self.cache: PixelCache | None = None
         self.report: ValidationReport | None = None
         self._splits: dict[str, list[ImageRecord]] | None = None
 
@@ -80,6 +98,9 @@ class AiOrNotDataModule(L.LightningDataModule):
         if self._splits is None:
             self._splits, self.report = self.config.prepare(workers=max(1, self.num_workers))
             log.info("%s", self.report.render())
+            if self.pixel_cache_root:
+                everything = [r for rows in self._splits.values() for r in rows]
+                self.cache = PixelCache.build(everything, Path(self.pixel_cache_root))
 
     def split_records(self, split: str) -> list[ImageRecord]:
         """The records of one split ("train", "val" or "test"), sorted by id."""
@@ -94,16 +115,22 @@ class AiOrNotDataModule(L.LightningDataModule):
         dataset = ImageDataset(
             self.split_records("train"),
             self.input_spec,
+            train=True,
             augment=self.augment,
             seed=self.config.seed,
+            cache=self.cache,
         )
         return self._loader(dataset, EpochSampler(dataset, seed=self.config.seed))
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(ImageDataset(self.split_records("val"), self.input_spec))
+        return self._loader(
+            ImageDataset(self.split_records("val"), self.input_spec, cache=self.cache)
+        )
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(ImageDataset(self.split_records("test"), self.input_spec))
+        return self._loader(
+            ImageDataset(self.split_records("test"), self.input_spec, cache=self.cache)
+        )
 
     def state_dict(self) -> dict[str, Any]:
         return {"dataset_id": self.dataset_id}
@@ -122,5 +149,5 @@ class AiOrNotDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=self.pin_memory,
-            collate_fn=DropFailed(self.config.image_size),
+            collate_fn=DropFailed(self.input_spec.crop_size),
         )

@@ -65,8 +65,10 @@ def generator_kernel(kind: str, rng: np.random.Generator) -> np.ndarray:
 
 def generate(image: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
     """uint8 (H, W, 3) real crop -> uint8 AI counterpart of the same size and content."""
-    latent = downsample2(image.astype(np.float64))
+    height, width = image.shape[:2]
+    even = np.pad(image, ((0, height % 2), (0, width % 2), (0, 0)), mode="symmetric")
+    latent = downsample2(even.astype(np.float64))
     sigma = rng.uniform(*LATENT_NOISE)
     latent += rng.normal(0.0, sigma, size=latent.shape[:2])[:, :, None]
-    out = upsample2(latent, generator_kernel(kind, rng))
+    out = upsample2(latent, generator_kernel(kind, rng))[:height, :width]
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

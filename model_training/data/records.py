@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-LABELS: tuple[str, str] = ("real", "ai")  # label 0 = real, 1 = AI (the Hub's convention)
 
 
 class DataError(RuntimeError):
@@ -42,7 +41,15 @@ class ImageRecord:
     path: Path | None = None
     row: int | None = None
     sha256: str | None = None
+    pair: str | None = None  # records made from one source crop (a real and its AI re-make)
+    resized_after: bool | None = None  # downscaled after generation; None if the source can't say
     store: RowStore | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def crop_key(self) -> int:
+        """Seeds a training crop's place: equal for both images of a pair, so they are cut
+        at the same spot and differ only in how their pixels were made."""
+        return zlib.crc32((self.pair or self.id).encode())
 
     def read_bytes(self) -> bytes:
         """The encoded image file, exactly as stored."""

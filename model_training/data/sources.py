@@ -29,8 +29,8 @@ def load_records(
     path: str | None,
     *,
     seed: int = 0,
-    image_size: int = 64,
-    demo_samples_per_photo: int = 80,
+    demo_samples_per_photo: int = 60,
+    demo_max_side: int | None = None,
     hub_dataset: str = HUB_DATASET,
     hf_cache_dir: str | None = None,
 ) -> list[ImageRecord]:
@@ -38,7 +38,7 @@ def load_records(
     if source == "demo":
         root = Path(path) if path else DEFAULT_DATA_DIR
         built = demo.build_demo(
-            root, seed=seed, image_size=image_size, samples_per_photo=demo_samples_per_photo
+            root, seed=seed, samples_per_photo=demo_samples_per_photo, max_side=demo_max_side
         )
         return demo.load_demo_records(built)
     if source == "folder":

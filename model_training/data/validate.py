@@ -23,13 +23,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--source", choices=get_args(SourceName), default="demo")
     parser.add_argument("--path", default=None, help="parquet file/dir/glob, folder, demo root")
     parser.add_argument("--bad-rows", choices=get_args(BadRowPolicy), default="fail")
-    parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--min-image-size", type=int, default=DEFAULT_MIN_SIZE)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val-fraction", type=float, default=0.15)
     parser.add_argument("--test-fraction", type=float, default=0.15)
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--demo-samples-per-photo", type=int, default=80)
+    parser.add_argument("--demo-samples-per-photo", type=int, default=60)
+    parser.add_argument("--demo-max-side", type=int, default=None)
     parser.add_argument("--hub-dataset", default=HUB_DATASET)
     parser.add_argument("--hf-cache-dir", default=None)
     parser.add_argument("--workers", type=int, default=2, help="decoding threads")
@@ -42,13 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     config = DataConfig(
         source=args.source,
         path=args.path,
-        image_size=args.image_size,
         seed=args.seed,
         val_fraction=args.val_fraction,
         test_fraction=args.test_fraction,
         bad_rows=args.bad_rows,
         limit=args.limit,
         demo_samples_per_photo=args.demo_samples_per_photo,
+        demo_max_side=args.demo_max_side,
         hub_dataset=args.hub_dataset,
         min_image_size=args.min_image_size,
         hf_cache_dir=args.hf_cache_dir,

@@ -37,7 +37,7 @@ class ImageRow(BaseModel):
     def _decodes_to_rgb_of_min_size(cls, value: bytes, info: ValidationInfo) -> bytes:
         min_size = (info.context or {}).get("min_size", DEFAULT_MIN_SIZE)
         try:  # the contract's decoder: upright RGB, or ImageError
-            image = decode_image(value, target_size=min_size)
+            image = decode_image(value)
         except ImageError as exc:
             raise ValueError(f"{exc.code}: {exc.message}") from None
         if min(image.size) < min_size:

@@ -12,11 +12,12 @@ from bench.__main__ import main
 SECTIONS = [
     "## Machine",
     "## 1. Model latency",
-    "## 2. Request latency",
-    "## 3. Cold start",
-    "## 4. Deployment size",
-    "## 5. Throughput",
-    "## 6. Training throughput",
+    "## 2. Inference cost per request",
+    "## 3. Request latency",
+    "## 4. Cold start",
+    "## 5. Deployment size",
+    "## 6. Throughput",
+    "## 7. Training throughput",
 ]
 
 
@@ -38,6 +39,9 @@ def test_quick_bench_writes_a_report_with_every_section_and_target(tmp_path: Pat
     for stages in cold.values():
         assert stages["interpreter"] <= stages["imported"] <= stages["model_ready"]
         assert stages["model_ready"] <= stages["first_response"]
+    crops = {row["upload"]: row for row in results["crops"]}
+    assert crops["512x512"]["crops"] == 16  # the demo's 4 x 4 grid of 64 px crops
+    assert all(row["old_input"] == "64 px, 1 crop" for row in crops.values())
     again = tmp_path / "again.md"
     assert main(["--render", str(raw), "--out", str(again)]) == 0
     assert again.read_text() == text

@@ -16,7 +16,7 @@ from frontend.app import EXAMPLES_DIR
 from tests.frontend.conftest import RunningFrontend
 from tests.http_server import UvicornServer
 
-EXAMPLE = EXAMPLES_DIR / "real-chelsea.jpg"
+EXAMPLE = EXAMPLES_DIR / "real-motorcycle.jpg"
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,8 @@ def test_model_note_is_honest_about_demo_data(client: Client) -> None:
     note = client.predict(api_name="/model_note")
     assert "aiornot-test-tiny" in note and "demo:v1:seed=0:size=64" in note
     assert "trained on the project's synthetic demo data" in note
-    assert "64x64 square" in note
+    assert "never resized: up to 4x4 crops of 64x64 pixels" in note
+    assert "heatmap covers the whole image" in note
 
 
 def test_flagging_a_wrong_prediction_saves_a_csv_row_and_the_image(

@@ -91,9 +91,10 @@ def test_colorize_is_blue_for_real_white_for_unsure_red_for_ai() -> None:
     assert (below == real).all() and (above == ai).all()
 
 
-def test_heatmap_tints_the_centre_square_and_dims_the_unseen_margins() -> None:
+def test_heatmap_of_an_old_bundle_tints_the_centre_square_and_dims_the_margins() -> None:
     image = Image.new("RGB", (300, 200), (128, 128, 128))
-    out = np.asarray(overlay_heatmap(image, [[0.0, 1.0], [0.0, 1.0]])).astype(int)
+    out = np.asarray(overlay_heatmap(image, [[0.0, 1.0], [0.0, 1.0]], center_crop=True))
+    out = out.astype(int)
     assert out.shape == (200, 300, 3)
     margin, left, right = out[100, 20], out[100, 55], out[100, 245]
     assert (margin == 64).all() and (out[100, 295] == margin).all()
@@ -107,10 +108,11 @@ def test_heatmap_without_evidence_leaves_the_picture_untouched() -> None:
     assert (np.abs(out - np.array([10, 150, 90])) <= 1).all()
 
 
-def test_heatmap_without_centre_crop_spans_the_whole_image() -> None:
+def test_heatmap_spans_the_whole_image_by_default() -> None:
     image = Image.new("RGB", (300, 200), (128, 128, 128))
-    out = np.asarray(overlay_heatmap(image, [[1.0]], center_crop=False)).astype(int)
-    assert (out[5, 5] == out[195, 295]).all() and out[5, 5][0] > out[5, 5][2] + 40
+    out = np.asarray(overlay_heatmap(image, [[0.0, 1.0]])).astype(int)
+    left, right = out[100, 5], out[100, 295]
+    assert left[2] > left[0] + 40 and right[0] > right[2] + 40  # edge to edge, no dimmed margin
 
 
 def test_heatmap_that_is_not_a_grid_is_refused() -> None:

@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from lambda_fn.errors import STATUS_BY_CODE
-from lambda_fn.image_contract import ImageError, InputSpec, decode_image, load_for_model
+from lambda_fn.image_contract import ImageError, decode_image
+from lambda_fn.stem import InputSpec, crop_grid, prepare
 
-SPEC = InputSpec(size=32)
+SPEC = InputSpec(crop_size=32)
 LOW = (0.0 - np.array(SPEC.mean)) / np.array(SPEC.std)
 HIGH = (1.0 - np.array(SPEC.mean)) / np.array(SPEC.std)
 # format -> modes Pillow can write in it
@@ -54,12 +55,21 @@ def encoded_images(draw: st.DrawFn) -> tuple[bytes, tuple[int, int]]:
     return buffer.getvalue(), (width, height)
 
 
-def assert_model_ready(array: np.ndarray) -> None:
-    assert array.shape == (3, SPEC.size, SPEC.size) and array.dtype == np.float32
-    assert np.isfinite(array).all()
+def load_for_model(data: bytes, spec: InputSpec) -> np.ndarray:
+    """The stem's crops (K, 3, S, S) for an encoded image."""
+    return prepare(data, spec).crops
+
+
+def assert_model_ready(array: np.ndarray, size: tuple[int, int] | None = None) -> None:
+    """Normalised crops of the spec's side; as many as the grid says, when the size is known."""
+    assert array.ndim == 4 and array.shape[1:] == (3, SPEC.crop_size, SPEC.crop_size)
+    assert array.dtype == np.float32 and np.isfinite(array).all()
+    if size is not None:
+        grid = crop_grid(max(size[0], SPEC.crop_size), max(size[1], SPEC.crop_size), SPEC)
+        assert len(array) == grid.rows * grid.cols
     for channel in range(3):
-        assert LOW[channel] - 1e-4 <= array[channel].min()
-        assert array[channel].max() <= HIGH[channel] + 1e-4
+        assert LOW[channel] - 1e-4 <= array[:, channel].min()
+        assert array[:, channel].max() <= HIGH[channel] + 1e-4
 
 
 @FAST
@@ -70,7 +80,7 @@ def test_every_mode_size_and_format_becomes_a_normalised_model_input(
     data, size = image
     decoded = decode_image(data)
     assert decoded.mode == "RGB" and decoded.size == size
-    assert_model_ready(load_for_model(data, SPEC))
+    assert_model_ready(load_for_model(data, SPEC), size)
 
 
 @FAST

@@ -186,7 +186,7 @@ def test_a_graph_that_disagrees_with_its_manifest_answers_503(tmp_path: Path) ->
     bundle = tmp_path / "bundle"
     make_tiny_bundle(bundle, size=8)  # the graph takes 8 x 8 images
     manifest = json.loads((bundle / "model.json").read_text())
-    manifest["input"]["size"] = 16
+    manifest["input"]["crop_size"] = 16
     (bundle / "model.json").write_text(json.dumps(manifest))
     read_manifest(bundle)  # still a well-formed manifest
     env = {"MODEL_URI": str(bundle), "MODEL_CACHE_DIR": str(tmp_path / "cache")}

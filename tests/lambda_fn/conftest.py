@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from lambda_fn.bundle import Manifest, write_manifest
-from lambda_fn.image_contract import InputSpec
+from lambda_fn.stem import InputSpec
 from tests.http_server import UvicornServer
 
 IMAGE_SIZE = 64
@@ -37,7 +37,7 @@ def export_tiny_resnet(directory: Path, *, size: int = IMAGE_SIZE, seed: int = 0
     return write_manifest(
         directory,
         name="aiornot-test-tiny",
-        input_spec=InputSpec(size=size),
+        input_spec=InputSpec(crop_size=size),
         outputs=outputs,
         calibration={"temperature": TEMPERATURE},
         threshold=0.5,

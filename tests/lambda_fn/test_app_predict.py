@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from lambda_fn.bundle import read_manifest
-from lambda_fn.image_contract import load_for_model
+from lambda_fn.stem import crop_grid, prepare
 from tests.http_server import UvicornServer
 from tests.lambda_fn.conftest import FORMATS, TEMPERATURE, make_image
 
@@ -28,11 +28,11 @@ def post_raw(
 
 
 def reference_probability(bundle: Path, data: bytes) -> float:
-    """What the contract says the answer is: ORT on the contract's input, sigmoid(logit / T)."""
+    """What the contract says: ORT on the stem's crops, their mean logit, sigmoid(logit / T)."""
     spec = read_manifest(bundle).input_spec()
     session = ort.InferenceSession(str(bundle / "model.onnx"), providers=["CPUExecutionProvider"])
-    (logit,) = session.run(["logit"], {"image": load_for_model(data, spec)[None]})[0]
-    return float(1 / (1 + np.exp(-logit / TEMPERATURE)))
+    crop_logits = session.run(["logit"], {"image": prepare(data, spec).crops})[0]
+    return float(1 / (1 + np.exp(-float(np.mean(crop_logits)) / TEMPERATURE)))
 
 
 @pytest.mark.parametrize("subtype", sorted(FORMATS))
@@ -97,14 +97,18 @@ def test_json_accepts_charset_parameter_and_line_wrapped_base64(
     assert response.status_code == 200, response.text
 
 
-def test_explain_query_adds_a_heatmap_of_unit_interval_rows(
-    api_server: UvicornServer, images: dict[str, bytes], resnet_bundle: Path
+def test_explain_heatmap_covers_the_whole_image_not_one_crop(
+    api_server: UvicornServer, resnet_bundle: Path
 ) -> None:
-    response = post_raw(api_server, images["jpeg"], "image/jpeg", "?explain=true")
+    manifest = read_manifest(resnet_bundle)
+    data = make_image("PNG", size=(200, 100))  # 4 x 2 crops of 64 px
+    response = post_raw(api_server, data, "image/png", "?explain=true")
     assert response.status_code == 200
     heatmap = np.asarray(response.json()["heatmap"])
-    cam_shape = read_manifest(resnet_bundle).outputs[1].shape[1:]
-    assert list(heatmap.shape) == cam_shape
+    grid = crop_grid(200, 100, manifest.input_spec())
+    h, w = manifest.outputs[1].shape[1:]
+    assert (grid.cols, grid.rows) == (4, 2)
+    assert heatmap.shape == (grid.rows * int(h), grid.cols * int(w))
     assert heatmap.min() >= 0.0 and heatmap.max() <= 1.0
 
 
@@ -119,11 +123,15 @@ def test_explain_in_json_body_adds_the_heatmap_and_is_absent_by_default(
     assert "heatmap" not in without.json()
 
 
-def test_predict_decodes_a_large_jpeg_at_reduced_size(api_server: UvicornServer) -> None:
+def test_predict_answers_a_large_jpeg_from_its_native_pixels(
+    api_server: UvicornServer, resnet_bundle: Path
+) -> None:
     big = make_image("JPEG", size=(1280, 960))
     response = post_raw(api_server, big, "image/jpeg")
     assert response.status_code == 200
-    assert response.headers["x-request-id"]
+    assert response.json()["ai_probability"] == pytest.approx(
+        reference_probability(resnet_bundle, big), abs=1e-5
+    )
 
 
 def _encode(image: Image.Image, fmt: str, **params: object) -> bytes:

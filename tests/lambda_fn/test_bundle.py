@@ -19,7 +19,7 @@ from lambda_fn.bundle import (
     verify_bundle,
     write_manifest,
 )
-from lambda_fn.image_contract import InputSpec
+from lambda_fn.stem import InputSpec
 from tests.s3_server import make_tiny_bundle
 
 
@@ -49,7 +49,7 @@ def test_write_manifest_lists_every_file_with_sha256_and_size(bundle_dir: Path) 
     assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{7}", manifest.version)
     assert manifest.created_at.endswith("Z")
     assert manifest.labels == ["real", "ai"]
-    assert manifest.input_spec() == InputSpec(size=8)
+    assert manifest.input_spec() == InputSpec(crop_size=8)
     on_disk = json.loads((bundle_dir / "model.json").read_text())
     for key in ("format_version", "name", "files", "input", "outputs", "calibration"):
         assert key in on_disk
@@ -128,8 +128,9 @@ def test_verify_refuses_a_variant_whose_file_is_absent(bundle_dir: Path) -> None
         ({"version": "../escape"}, "version"),
         ({"files": {"../x": {"sha256": "0" * 64, "bytes": 1}}}, "plain name"),
         ({"threshold": 1.5}, "threshold"),
-        ({"input": {"size": 0}}, "input spec"),
-        ({"input": {"size": 8, "mean": [0.5]}}, "input spec"),
+        ({"input": {"crop_size": 0}}, "input spec"),
+        ({"input": {"crop_size": 8, "mean": [0.5]}}, "input spec"),
+        ({"input": {"size": 8, "resize": "shorter_side_then_center_crop"}}, "input spec"),
         ({"outputs": [{"name": "cam", "shape": ["N", 8, 8]}]}, "'logit'"),
         ({"labels": ["ai"]}, "labels"),
     ],
@@ -169,8 +170,16 @@ def test_session_matching_its_manifest_is_accepted(bundle_dir: Path) -> None:
 
 def test_session_with_a_different_input_size_is_refused(tmp_path: Path) -> None:
     make_tiny_bundle(tmp_path / "b", size=8)
-    _edit_manifest(tmp_path / "b", input={**InputSpec(size=16).to_dict()})
+    _edit_manifest(tmp_path / "b", input={**InputSpec(crop_size=16).to_dict()})
     manifest = Manifest.model_validate_json((tmp_path / "b" / "model.json").read_text())
     session = ort.InferenceSession(str(tmp_path / "b" / "model.onnx"))
     with pytest.raises(BundleError, match=r"model\.onnx: input shape"):
         check_session_io(session, manifest)
+
+
+def test_a_format_1_bundle_is_refused_with_what_to_do(bundle_dir: Path) -> None:
+    """Format 1 resized every upload: serving it would erase the traces the model reads."""
+    _edit_manifest(bundle_dir, format_version=1)
+    with pytest.raises(BundleError, match="format_version 1") as info:
+        verify_bundle(bundle_dir)
+    assert "native-resolution" in str(info.value) and "make export" in str(info.value)

@@ -10,16 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lambda_fn.image_contract import (
-    ImageError,
-    InputSpec,
-    decode_image,
-    load_for_model,
-    preprocess,
-    sniff_format,
-)
+from lambda_fn.image_contract import ImageError, decode_image, sniff_format
+from lambda_fn.stem import InputSpec, prepare
 
-SPEC = InputSpec(size=32)
+SPEC = InputSpec(crop_size=32)
 
 
 def _gradient(width: int = 48, height: int = 40) -> Image.Image:
@@ -61,7 +55,7 @@ def test_every_mode_converts_to_rgb(mode: str) -> None:
     fmt = "TIFF" if mode in ("CMYK", "I;16", "I", "F") else "PNG"
     decoded = decode_image(_encode(img, fmt))
     assert decoded.mode == "RGB"
-    assert preprocess(decoded, SPEC).shape == (3, 32, 32)
+    assert decoded.size == (48, 40)
 
 
 def test_transparent_pixels_become_white_not_black() -> None:
@@ -83,7 +77,7 @@ def test_exif_rotated_image_preprocesses_like_the_upright_one() -> None:
     exif[0x0112] = 6  # "rotate 90 CW to view"
     rotated_bytes = _encode(stored, "PNG", exif=exif)
     np.testing.assert_array_equal(
-        load_for_model(rotated_bytes, SPEC), load_for_model(_encode(upright, "PNG"), SPEC)
+        prepare(rotated_bytes, SPEC).crops, prepare(_encode(upright, "PNG"), SPEC).crops
     )
 
 
@@ -143,31 +137,8 @@ def test_pixel_limit_is_configurable() -> None:
     assert decode_image(data, max_pixels=10_000).size == (100, 100)
 
 
-def test_image_at_model_size_is_only_normalised() -> None:
-    img = _gradient(32, 32)
-    expected = (np.asarray(img, dtype=np.float32) / 255 - np.array(SPEC.mean)) / np.array(SPEC.std)
-    out = preprocess(img, SPEC)
-    np.testing.assert_allclose(out, expected.transpose(2, 0, 1), atol=1e-6)
-    assert out.dtype == np.float32 and out.flags["C_CONTIGUOUS"]  # what ONNX Runtime takes as is
-
-
-def test_non_square_image_is_resized_then_center_cropped() -> None:
-    img = Image.new("RGB", (96, 32), (0, 0, 0))
-    img.paste((255, 255, 255), (32, 0, 64, 32))  # a white centre third
-    out = preprocess(img, SPEC)
-    assert out.shape == (3, 32, 32)
-    white = (1 - np.array(SPEC.mean)) / np.array(SPEC.std)
-    np.testing.assert_allclose(out[:, 16, 16], white, atol=1e-5)
-
-
-def test_large_jpeg_is_decoded_at_reduced_size() -> None:
-    data = _encode(_gradient(1024, 768), "JPEG", quality=90)
-    reduced = decode_image(data, target_size=64)
-    assert min(reduced.size) >= 64
-    assert reduced.size[0] <= 256
-    assert load_for_model(data, SPEC).shape == (3, 32, 32)
-
-
-def test_input_spec_round_trips_through_a_dict() -> None:
-    spec = InputSpec(size=224, mean=(0.5, 0.5, 0.5))
-    assert InputSpec.from_dict(spec.to_dict()) == spec
+def test_a_large_jpeg_is_decoded_at_full_size() -> None:
+    """No reduced-size (draft) decoding: 200x150 is not the 1/8 cap that hides it at 1024 px."""
+    for size in ((200, 150), (1024, 768)):
+        data = _encode(_gradient(*size), "JPEG", quality=90)
+        assert decode_image(data).size == size

@@ -99,7 +99,7 @@ def image_folder(tmp_path: Path) -> Path:
 def tiny_demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small demo (20 photos x 3 crops x 2 classes at 32 px), built once per session."""
     root = tmp_path_factory.mktemp("demo")
-    build_demo(root, seed=0, image_size=32, samples_per_photo=3)
+    build_demo(root, seed=0, samples_per_photo=3, max_side=128)
     return root
 
 
@@ -109,7 +109,8 @@ def tiny_demo_kwargs(tiny_demo_root: Path) -> dict[str, object]:
     return {
         "source": "demo",
         "path": str(tiny_demo_root),
-        "image_size": 32,
+        "crop_size": 32,
+        "demo_max_side": 128,
         "demo_samples_per_photo": 3,
         "batch_size": 16,
         "num_workers": 0,

@@ -11,9 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from lambda_fn.image_contract import load_for_model
+from lambda_fn.stem import aggregate, prepare
 from model_training.data import AiOrNotDataModule
-from model_training.data.dataset import DropFailed, EpochKey, EpochSampler, ImageDataset
+from model_training.data.augment import augmenter
+from model_training.data.dataset import (
+    DropFailed,
+    EpochKey,
+    EpochSampler,
+    ImageDataset,
+    image_logits,
+)
 
 
 @pytest.fixture
@@ -24,21 +31,56 @@ def dm(tiny_demo_kwargs: dict[str, object]) -> AiOrNotDataModule:
     return datamodule
 
 
-def test_batches_are_float_images_and_binary_float_labels(dm: AiOrNotDataModule) -> None:
-    x, y = next(iter(dm.train_dataloader()))
+def test_training_batches_are_one_native_crop_per_image(dm: AiOrNotDataModule) -> None:
+    x, y, owner = next(iter(dm.train_dataloader()))
     assert x.dtype == y.dtype == torch.float32
     assert x.shape == (16, 3, 32, 32) and y.shape == (16,)
+    assert owner.tolist() == list(range(16))
     assert set(y.tolist()) <= {0.0, 1.0}
-    assert dm.input_spec.size == 32
-    assert dm.dataset_id.startswith("demo:v1:seed=0:size=32")
+    assert dm.input_spec.crop_size == 32
+    assert dm.dataset_id.startswith("demo:v2:seed=0:per_photo=3:max_side=128")
 
 
-def test_eval_batches_are_exactly_the_image_contract(dm: AiOrNotDataModule) -> None:
-    x, y = next(iter(dm.test_dataloader()))
+def test_training_batches_keep_each_pair_side_by_side(dm: AiOrNotDataModule) -> None:
+    """A real image and its AI re-make arrive together, cut at the same place."""
+    loader = dm.train_dataloader()
+    keys = list(loader.sampler)  # type: ignore[arg-type]
+    records = dm.split_records("train")
+    pairs = [records[k.item].pair for k in keys]
+    assert all(pairs[i] == pairs[i + 1] for i in range(0, len(pairs), 2))
+    dataset = loader.dataset
+    first, second = dataset[keys[0]], dataset[keys[1]]  # type: ignore[index]
+    assert first is not None and second is not None
+    assert {first[1], second[1]} == {0, 1}
+
+
+def test_eval_batches_are_exactly_the_serving_stem(dm: AiOrNotDataModule) -> None:
+    x, y, owner = next(iter(dm.test_dataloader()))
     records = dm.split_records("test")[: len(y)]
-    expected = np.stack([load_for_model(r.read_bytes(), dm.input_spec) for r in records])
-    np.testing.assert_array_equal(x.numpy(), expected)
+    expected = [prepare(r.read_bytes(), dm.input_spec).crops for r in records]
+    np.testing.assert_array_equal(x.numpy(), np.concatenate(expected))
+    assert torch.bincount(owner).tolist() == [len(crops) for crops in expected]
     assert y.tolist() == [float(r.label) for r in records]
+
+
+def test_image_logits_are_the_mean_of_their_crops() -> None:
+    crop_logits = torch.tensor([1.0, 3.0, -2.0, 0.5, 0.5, 2.0])
+    owner = torch.tensor([0, 0, 1, 2, 2, 2])
+    expected = [aggregate(np.array(v)) for v in ([1.0, 3.0], [-2.0], [0.5, 0.5, 2.0])]
+    np.testing.assert_allclose(image_logits(crop_logits, owner, 3).numpy(), expected, rtol=1e-6)
+
+
+def test_the_pixel_cache_serves_what_the_decoder_returns(
+    tiny_demo_kwargs: dict[str, object], tmp_path: Path
+) -> None:
+    cached = AiOrNotDataModule(**(tiny_demo_kwargs | {"pixel_cache": str(tmp_path)}))  # type: ignore[arg-type]
+    plain = AiOrNotDataModule(**tiny_demo_kwargs)  # type: ignore[arg-type]
+    for split in ("train", "test"):
+        a = next(iter(getattr(cached, f"{split}_dataloader")()))
+        b = next(iter(getattr(plain, f"{split}_dataloader")()))
+        for left, right in zip(a, b, strict=True):
+            torch.testing.assert_close(left, right, rtol=0, atol=0)
+    assert len(list(tmp_path.iterdir())) == 1  # one cache, named by the data's fingerprint
 
 
 def test_a_file_corrupted_after_validation_is_skipped_not_fatal(
@@ -53,18 +95,18 @@ def test_a_file_corrupted_after_validation_is_skipped_not_fatal(
     victims[0].path.write_bytes(b"\xff\xd8\xff garbage")  # corrupted
     victims[1].path.unlink()  # vanished
     with caplog.at_level(logging.WARNING):
-        seen = sum(len(y) for _, y in datamodule.test_dataloader())
+        seen = sum(len(y) for _, y, _ in datamodule.test_dataloader())
     assert seen == len(datamodule.split_records("test")) - 2
     assert victims[0].id in caplog.text and victims[1].id in caplog.text
 
 
 def test_a_batch_with_every_sample_dropped_is_empty_not_an_error() -> None:
-    x, y = DropFailed(image_size=32)([None, None, None])
-    assert x.shape == (0, 3, 32, 32) and y.shape == (0,)
+    x, y, owner = DropFailed(crop_size=32)([None, None, None])
+    assert x.shape == (0, 3, 32, 32) and y.shape == (0,) and owner.shape == (0,)
 
 
 def test_shuffle_order_is_the_same_with_or_without_a_resume(dm: AiOrNotDataModule) -> None:
-    dataset = ImageDataset(dm.split_records("train"), dm.input_spec)
+    dataset = ImageDataset(dm.split_records("train"), dm.input_spec, train=True)
     uninterrupted = EpochSampler(dataset, seed=0)
     orders = []
     for epoch in range(3):
@@ -73,38 +115,45 @@ def test_shuffle_order_is_the_same_with_or_without_a_resume(dm: AiOrNotDataModul
     resumed = EpochSampler(dataset, seed=0)  # a new process, resumed at epoch 2
     resumed.set_epoch(2)
     assert list(resumed) == orders[2]
+    assert len(resumed) == len(orders[2])
     assert orders[0] != orders[1] and all(key.epoch == 2 for key in orders[2])
     assert sorted(key.item for key in orders[0]) == list(range(len(dataset)))
 
 
-def test_augmentation_is_a_pure_function_of_seed_epoch_and_index(dm: AiOrNotDataModule) -> None:
+def test_training_crops_are_a_pure_function_of_seed_epoch_and_pair(dm: AiOrNotDataModule) -> None:
     records = dm.split_records("train")
-    light = ImageDataset(records, dm.input_spec, augment="light", seed=0)
-    again = ImageDataset(records, dm.input_spec, augment="light", seed=0)
-    plain = ImageDataset(records, dm.input_spec, augment="none")
-    flipped = []
+    light = ImageDataset(records, dm.input_spec, train=True, augment="light", seed=0)
+    again = ImageDataset(records, dm.input_spec, train=True, augment="light", seed=0)
+    crops = []
     for epoch, index in [(e, i) for e in (0, 1) for i in range(8)]:
-        sample, twin, base = (
-            light[EpochKey(epoch, index)],
-            again[EpochKey(epoch, index)],
-            plain[index],
-        )
-        assert sample is not None and twin is not None and base is not None
+        sample, twin = light[EpochKey(epoch, index)], again[EpochKey(epoch, index)]
+        assert sample is not None and twin is not None
         np.testing.assert_array_equal(sample[0], twin[0])  # same key, same pixels
-        mirrored = np.array_equal(sample[0], base[0][:, :, ::-1])
-        assert mirrored or np.array_equal(sample[0], base[0])  # light = contract or its mirror
-        flipped.append(mirrored)
-    assert any(flipped) and not all(flipped)
-    assert flipped[:8] != flipped[8:]  # a new coin each epoch
+        crops.append(sample[0])
+    assert not all(np.array_equal(a, b) for a, b in zip(crops[:8], crops[8:], strict=True))
+
+
+def test_light_augmentation_reorients_without_resampling() -> None:
+    crop = np.random.default_rng(0).integers(0, 256, size=(16, 16, 3), dtype=np.uint8)
+    seen = set()
+    for seed in range(40):
+        out = augmenter("light")(crop, np.random.default_rng(seed))  # type: ignore[misc]
+        assert sorted(out.ravel().tolist()) == sorted(crop.ravel().tolist())  # same values
+        seen.add(out.tobytes())
+    assert len(seen) > 8  # flips, quarter turns and channel orders
 
 
 def test_strong_augmentation_keeps_the_input_shape(dm: AiOrNotDataModule) -> None:
-    strong = ImageDataset(dm.split_records("train"), dm.input_spec, augment="strong", seed=0)
-    plain = ImageDataset(dm.split_records("train"), dm.input_spec)
-    sample, base = strong[EpochKey(0, 3)], plain[3]
-    assert sample is not None and base is not None
-    assert sample[0].shape == (3, 32, 32) and sample[0].dtype == np.float32
-    assert not np.array_equal(sample[0], base[0])
+    records = dm.split_records("train")
+    strong = ImageDataset(records, dm.input_spec, train=True, augment="strong", seed=0)
+    light = ImageDataset(records, dm.input_spec, train=True, augment="light", seed=0)
+    differs = []
+    for index in range(6):
+        sample, base = strong[EpochKey(0, index)], light[EpochKey(0, index)]
+        assert sample is not None and base is not None
+        assert sample[0].shape == (1, 3, 32, 32) and sample[0].dtype == np.float32
+        differs.append(not np.array_equal(sample[0], base[0]))
+    assert any(differs)  # a JPEG generation changed some of them
 
 
 def test_loaders_use_persistent_workers_when_asked(tiny_demo_kwargs: dict[str, object]) -> None:
@@ -119,7 +168,7 @@ def test_arrow_backed_records_survive_pickling_to_worker_processes(
     hub_parquet: Path, hf_cache: str
 ) -> None:
     datamodule = AiOrNotDataModule(
-        source="parquet", path=str(hub_parquet), image_size=32, num_workers=0,
+        source="parquet", path=str(hub_parquet), crop_size=32, num_workers=0,
         hf_cache_dir=hf_cache,
     )  # fmt: skip
     records = datamodule.split_records("train")

@@ -37,10 +37,10 @@ def test_hub_loader_reads_local_parquet_in_the_hub_schema(
         return real_load("parquet", data_files=[str(hub_parquet)], **kwargs)
 
     monkeypatch.setattr(datasets, "load_dataset", local_hub)
-    dm = AiOrNotDataModule(source="hub", image_size=32, num_workers=0, hf_cache_dir=hf_cache)
+    dm = AiOrNotDataModule(source="hub", crop_size=32, num_workers=0, hf_cache_dir=hf_cache)
     dm.setup("fit")
     assert asked[0] == ("competitions/aiornot", "train")  # the labelled split only
-    x, y = next(iter(dm.train_dataloader()))
+    x, y, _ = next(iter(dm.train_dataloader()))
     assert x.shape[1:] == (3, 32, 32) and set(y.tolist()) <= {0.0, 1.0}
     assert sum(len(dm.split_records(s)) for s in ("train", "val", "test")) == 40
 
@@ -72,9 +72,10 @@ def test_folder_source_labels_real_and_ai_subfolders(image_folder: Path) -> None
     assert len(records) == 20
     assert {r.id for r in records if r.label == 1} >= {"ai/nested/ai0.jpg", "ai/ai5.jpg"}
     assert all(r.id.startswith("real/") for r in records if r.label == 0)
-    dm = AiOrNotDataModule(source="folder", path=str(image_folder), image_size=32, num_workers=0)
-    x, y = next(iter(dm.test_dataloader()))
-    assert x.shape[1:] == (3, 32, 32) and len(x) == len(y) == len(dm.split_records("test"))
+    dm = AiOrNotDataModule(source="folder", path=str(image_folder), crop_size=32, num_workers=0)
+    x, y, owner = next(iter(dm.test_dataloader()))
+    assert x.shape[1:] == (3, 32, 32) and len(y) == len(dm.split_records("test"))
+    assert owner.unique().tolist() == list(range(len(y)))  # every image has its crops
 
 
 def test_empty_folder_and_missing_path_give_actionable_errors(tmp_path: Path) -> None:

@@ -93,10 +93,10 @@ def test_datamodule_with_skip_policy_trains_on_the_good_rows_only(
     bad_parquet: Path, hf_cache: str
 ) -> None:
     dm = AiOrNotDataModule(
-        source="parquet", path=str(bad_parquet), image_size=32, batch_size=64,
+        source="parquet", path=str(bad_parquet), crop_size=32, batch_size=64,
         num_workers=0, bad_rows="skip", hf_cache_dir=hf_cache,
     )  # fmt: skip
     dm.setup("fit")
     loaders = (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader())
-    seen = sum(len(y) for loader in loaders for _, y in loader)
+    seen = sum(len(y) for loader in loaders for _, y, _ in loader)
     assert seen == 41

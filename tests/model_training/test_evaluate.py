@@ -6,11 +6,13 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import wandb
 from PIL import Image
 
+from lambda_fn.stem import prepare
 from model_training.checkpoints import load_checkpoint
 from model_training.cli import main as train
 from model_training.evaluate import datamodule_from_metadata, evaluate
@@ -18,7 +20,7 @@ from model_training.evaluate import main as evaluate_cli
 
 REPO = Path(__file__).resolve().parents[2]
 METRIC_KEYS = {"accuracy", "auroc", "log_loss", "ece", "f1", "confusion_matrix", "n"}
-PLOTS = ("roc.png", "reliability.png", "confusion_matrix.png")
+PLOTS = ("roc.png", "reliability.png", "confusion_matrix.png", "robustness.png")
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +36,11 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                 "fit",
                 f"--config={REPO / 'configs' / 'demo.yaml'}",
                 f"--data.path={demo_root}",
-                "--data.image_size=32",
+                "--data.crop_size=32",
+                "--data.demo_max_side=128",
                 "--data.demo_samples_per_photo=4",
+                "--data.pixel_cache=null",
+                "--trainer.check_val_every_n_epoch=1",
                 "--data.batch_size=16",
                 "--data.num_workers=0",
                 "--trainer.max_epochs=1",
@@ -50,14 +55,14 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield out / "checkpoints" / "last.ckpt"
 
 
-def test_evaluate_writes_metrics_for_both_held_out_splits_and_three_plots(
+def test_evaluate_writes_metrics_for_both_held_out_splits_and_four_plots(
     checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WANDB_MODE", "disabled")
     evaluate_cli(checkpoint=str(checkpoint), out=tmp_path)
 
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert set(metrics) == {"val", "test"}
+    assert set(metrics) == {"val", "test", "calibration", "robustness"}
     _, meta = load_checkpoint(checkpoint)
     datamodule = datamodule_from_metadata(meta)
     for split in ("val", "test"):
@@ -73,6 +78,34 @@ def test_evaluate_writes_metrics_for_both_held_out_splits_and_three_plots(
             assert image.format == "PNG" and image.width > 200
 
 
+def test_evaluate_scores_calibrated_probabilities_of_the_served_rule(
+    checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recompute test accuracy and log loss independently: the stem's grid, the mean crop
+    logit, sigmoid(logit / T) against the threshold. Logits in place of probabilities, or
+    another aggregation, would not match."""
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    module, meta = load_checkpoint(checkpoint)
+    datamodule = datamodule_from_metadata(meta)
+    metrics = evaluate(module, datamodule, tmp_path)
+    temperature = metrics["calibration"]["temperature"]
+    threshold = metrics["calibration"]["threshold"]
+    probs, labels = [], []
+    with torch.no_grad():
+        for record in datamodule.split_records("test"):
+            crops = torch.from_numpy(prepare(record.read_bytes(), datamodule.input_spec).crops)
+            probs.append(float(torch.sigmoid(module.net(crops).mean() / temperature)))
+            labels.append(record.label)
+    p, y = np.array(probs), np.array(labels)
+    assert metrics["test"]["accuracy"] == pytest.approx(float(((p >= threshold) == y).mean()))
+    eps = 1e-15
+    log_loss = -np.mean(y * np.log(np.clip(p, eps, 1)) + (1 - y) * np.log(np.clip(1 - p, eps, 1)))
+    assert metrics["test"]["log_loss"] == pytest.approx(log_loss, rel=1e-4)
+    clean = metrics["robustness"]["tiers"]["clean"]
+    assert clean["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+    assert clean["n"] == len(labels)
+
+
 def test_evaluate_logs_metrics_and_plots_as_images_into_an_active_wandb_run(
     checkpoint: Path, tmp_path: Path, offline_wandb: Path
 ) -> None:
@@ -85,4 +118,9 @@ def test_evaluate_logs_metrics_and_plots_as_images_into_an_active_wandb_run(
         run.finish()
     assert summary_accuracy == pytest.approx(metrics["test"]["accuracy"])
     images = list(Path(run.dir).glob("media/images/eval/*.png"))
-    assert {p.name.split("_")[0] for p in images} == {"roc", "reliability", "confusion"}
+    assert {p.name.split("_")[0] for p in images} == {
+        "roc",
+        "reliability",
+        "confusion",
+        "robustness",
+    }

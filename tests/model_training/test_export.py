@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 
 from lambda_fn.bundle import load_bundle, verify_bundle
-from lambda_fn.image_contract import InputSpec
+from lambda_fn.stem import InputSpec
 from model_training.calibration import calibrated_probs
 from model_training.data import AiOrNotDataModule
-from model_training.export import export_bundle, main
+from model_training.export import RobustnessGateError, export_bundle, main
 from model_training.lit_module import AiOrNotModule
-from model_training.onnx_export import ParityError, onnx_logits, open_session, serving_inputs
+from model_training.onnx_export import ParityError, open_session, serving_logits
+from model_training.robustness import TIERS
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,8 @@ def trained(
     data = {
         "source": "demo",
         "path": str(tiny_demo_root),
-        "image_size": 32,
+        "crop_size": 32,
+        "demo_max_side": 128,
         "demo_samples_per_photo": 3,
         "batch_size": 16,
         "num_workers": 0,
@@ -63,6 +65,7 @@ def bundle_dir(
     evaluated = {"test": {"accuracy": 0.5, "n": 18}, "val": {"accuracy": 0.5, "n": 18}}
     (root / "metrics.json").write_text(json.dumps(evaluated))
     argv = ["--checkpoint", str(checkpoint), "--out", str(root / "bundle")]
+    argv += ["--min-clean-accuracy", "0"]  # 24 steps of training: quality is not the point
     assert main([*argv, "--metrics", str(root / "metrics.json"), "--int8", "--no-wandb"]) == 0
     return root / "bundle"
 
@@ -72,9 +75,9 @@ def test_export_writes_a_bundle_that_verifies_and_loads(bundle_dir: Path, tmp_pa
     manifest = bundle.manifest
     assert {"model.onnx", "MODEL_CARD.md"} <= set(manifest.files)
     assert manifest.name == "aiornot-tiny"
-    assert manifest.input_spec() == InputSpec(size=32)
+    assert manifest.input_spec() == InputSpec(crop_size=32)
     assert [o.name for o in manifest.outputs] == ["logit", "cam"]
-    assert manifest.outputs[1].shape == ["N", 8, 8]
+    assert manifest.outputs[1].shape == ["N", 4, 4]  # 32 px: 2x2 blocks folded, two strides
     assert not list(bundle_dir.parent.glob(".*partial"))  # staging cleaned up
 
 
@@ -84,9 +87,7 @@ def test_manifest_metrics_are_the_served_models_measured_numbers(
     _, dm = trained
     manifest = verify_bundle(bundle_dir)
     records = dm.split_records("test")
-    logits = onnx_logits(
-        open_session(bundle_dir / "model.onnx"), serving_inputs(records, dm.input_spec)
-    )
+    logits = serving_logits(open_session(bundle_dir / "model.onnx"), records, dm.input_spec)
     probs = calibrated_probs(logits, manifest.calibration.temperature)
     labels = np.array([r.label for r in records])
     accuracy = float(((probs >= manifest.threshold) == labels).mean())
@@ -115,7 +116,7 @@ def test_manifest_records_lineage(
     lineage = verify_bundle(bundle_dir).lineage.model_dump()
     assert lineage["dataset"] == dm.dataset_id
     assert lineage["split"]["seed"] == 0 and lineage["split"]["calibration"] == "val"
-    assert lineage["config"]["data"]["image_size"] == 32
+    assert lineage["config"]["data"]["crop_size"] == 32
     assert lineage["wandb_run"] is None and lineage["checkpoint"] == str(checkpoint)
     assert "git_commit" in lineage  # a hash, or None outside a git repository with commits
 
@@ -145,13 +146,52 @@ def test_export_fails_the_parity_gate_on_mismatched_preprocessing(
     trained: tuple[Path, AiOrNotDataModule], tmp_path: Path
 ) -> None:
     checkpoint, dm = trained
-    serving = InputSpec(size=32, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+    serving = InputSpec(crop_size=32, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
     with pytest.raises(ParityError, match="parity gate failed") as info:
-        export_bundle(str(checkpoint), tmp_path / "bad", serving_spec=serving, wandb_log=False)
+        export_bundle(
+            str(checkpoint), tmp_path / "bad", serving_spec=serving, wandb_log=False,
+            min_clean_accuracy=0,
+        )  # fmt: skip
     first_test_file = dm.split_records("test")[0]
     assert first_test_file.id in str(info.value)
     assert not (tmp_path / "bad").exists()
     assert not list(tmp_path.iterdir())  # no staging directory left behind
+
+
+def test_the_parity_gate_checks_the_code_that_serves(
+    trained: tuple[Path, AiOrNotDataModule], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Change only the server's aggregation (max instead of mean): the gate must refuse."""
+    checkpoint, _ = trained
+    monkeypatch.setattr("lambda_fn.predictor.aggregate", lambda logits: float(max(logits)))
+    with pytest.raises(ParityError, match="training vs serving path"):
+        export_bundle(str(checkpoint), tmp_path / "bad", wandb_log=False, min_clean_accuracy=0)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_manifest_carries_the_robustness_report_and_its_gate(bundle_dir: Path) -> None:
+    manifest = verify_bundle(bundle_dir)
+    report = manifest.metrics["robustness"]
+    assert set(report["tiers"]) == set(TIERS)
+    assert set(report["size"]) <= {"<=96", "97-256", "257-512", ">512"}
+    assert sum(group["n"] for group in report["size"].values()) == report["n"]
+    assert sum(group["n"] for group in report["jpeg_quality"].values()) == report["n"]
+    assert set(report["resized_after_generation"]) <= {"yes", "no"}
+    gate = manifest.metrics["robustness_gate"]
+    assert gate["floor"] == 0 and gate["value"] == report["tiers"]["clean"]["accuracy"]
+    assert "## Robustness" in (bundle_dir / "MODEL_CARD.md").read_text()
+
+
+def test_export_refuses_a_bundle_below_the_robustness_floor(
+    trained: tuple[Path, AiOrNotDataModule], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checkpoint, _ = trained
+    argv = ["--checkpoint", str(checkpoint), "--out", str(tmp_path / "b"), "--no-wandb"]
+    assert main([*argv, "--min-clean-accuracy", "1.01"]) == 1
+    assert "robustness gate failed" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+    with pytest.raises(RobustnessGateError):
+        export_bundle(str(checkpoint), tmp_path / "c", wandb_log=False, min_clean_accuracy=1.01)
 
 
 def test_export_refuses_to_overwrite_an_existing_bundle(

@@ -10,13 +10,14 @@ import pytest
 import torch
 from PIL import Image
 
-from lambda_fn.image_contract import InputSpec, load_for_model
+from lambda_fn.stem import InputSpec, prepare
 from model_training.calibration import (
     calibrate,
     calibrated_probs,
     choose_threshold,
     fit_temperature,
 )
+from model_training.data.dataset import DropFailed
 from model_training.data.records import ImageRecord
 from model_training.models.resnet import build_resnet
 from model_training.onnx_export import ParityError, export_onnx, open_session, parity_gate
@@ -57,10 +58,10 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> list[ImageRecord]:
 
 
 def _eval_loader(records: list[ImageRecord], spec: InputSpec) -> list[tuple[torch.Tensor, ...]]:
-    """What the DataModule's test loader yields: the contract's arrays, batched."""
-    x = torch.stack([torch.from_numpy(load_for_model(r.read_bytes(), spec)) for r in records])
-    y = torch.tensor([float(r.label) for r in records])
-    return [(x[:4], y[:4]), (x[4:], y[4:])]
+    """What the DataModule's test loader yields: the stem's crops, batched with their owners."""
+    samples = [(prepare(r.read_bytes(), spec).crops, r.label) for r in records]
+    collate = DropFailed(spec.crop_size)
+    return [collate(samples[:4]), collate(samples[4:])]  # type: ignore[arg-type]
 
 
 def test_onnx_graph_has_dynamic_batch_and_both_outputs(net: torch.nn.Module, graph: Path) -> None:
@@ -83,7 +84,7 @@ def test_onnx_graph_has_dynamic_batch_and_both_outputs(net: torch.nn.Module, gra
 def test_parity_gate_passes_when_training_and_serving_agree(
     net: torch.nn.Module, graph: Path, records: list[ImageRecord]
 ) -> None:
-    spec = InputSpec(size=SIZE)
+    spec = InputSpec(crop_size=SIZE)
     loader = _eval_loader(records, spec)
     report, logits = parity_gate(net, loader, records, open_session(graph), spec)
     assert report["n"] == 6 and report["max_abs_diff"] <= 1e-4
@@ -93,8 +94,8 @@ def test_parity_gate_passes_when_training_and_serving_agree(
 def test_parity_gate_rejects_a_mismatched_serving_spec_naming_files(
     net: torch.nn.Module, graph: Path, records: list[ImageRecord]
 ) -> None:
-    training = InputSpec(size=SIZE)
-    serving = InputSpec(size=SIZE, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    training = InputSpec(crop_size=SIZE)
+    serving = InputSpec(crop_size=SIZE, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
     loader = _eval_loader(records, training)
     with pytest.raises(ParityError, match="parity gate failed") as info:
         parity_gate(net, loader, records, open_session(graph), serving)

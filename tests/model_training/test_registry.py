@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lambda_fn.bundle import verify_bundle, write_manifest
-from lambda_fn.image_contract import InputSpec
+from lambda_fn.stem import InputSpec
 from model_training.registry import main
 from tests.s3_server import S3Server, make_tiny_bundle, s3_bucket, s3_server
 
@@ -54,7 +54,7 @@ def _restamp(directory: Path, version: str) -> None:
     write_manifest(
         directory,
         name="aiornot-test",
-        input_spec=InputSpec(size=8),
+        input_spec=InputSpec(crop_size=8),
         outputs=[{"name": "logit", "shape": ["N"]}],
         calibration={},
         threshold=0.5,
@@ -106,7 +106,7 @@ def test_list_shows_versions_newest_first_with_metrics(
         manifest = write_manifest(
             directory,
             name="aiornot-test",
-            input_spec=InputSpec(size=8),
+            input_spec=InputSpec(crop_size=8),
             outputs=[{"name": "logit", "shape": ["N"]}, {"name": "cam", "shape": ["N", 8, 8]}],
             calibration={"temperature": 1.0},
             threshold=0.4,

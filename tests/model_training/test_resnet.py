@@ -23,7 +23,7 @@ def test_class_activation_map_averages_to_the_logit() -> None:
         torch.nn.init.normal_(net.head.weight)  # a non-trivial head
         x = torch.randn(3, 3, 32, 32)
         logits, cam = net.forward_with_cam(x)
-        assert cam.shape == (3, 8, 8)  # stride-1 stem, then two stride-2 stages
+        assert cam.shape == (3, 4, 4)  # 2x2 blocks folded, stride-1 stem, two stride-2 stages
         torch.testing.assert_close(logits, net(x), atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(cam.mean(dim=(1, 2)), logits)
 
@@ -52,3 +52,20 @@ def test_blocks_start_as_identity_so_deep_nets_train_from_scratch() -> None:
     net = build_resnet("resnet18")
     last_bns = [block.body[-1] for stage in net.stages for block in stage]
     assert all(torch.count_nonzero(bn.weight) == 0 for bn in last_bns)
+
+
+def test_the_high_pass_input_ignores_content_and_contrast() -> None:
+    """A flat image has no residual; scaling the residual's contrast changes nothing."""
+    net = build_resnet("tiny").eval()
+    flat = torch.full((1, 3, 32, 32), 0.7)
+    assert net.input_filter is not None
+    assert net.input_filter(flat).abs().max() < 1e-3
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(net.input_filter(3 * x), net.input_filter(x), atol=1e-3, rtol=1e-3)
+
+
+def test_space_to_depth_folds_pixel_blocks_into_channels() -> None:
+    net = build_resnet("tiny")
+    assert net.space_to_depth == 2 and net.stem[0].in_channels == 12
+    plain = build_resnet("tiny", space_to_depth=1, input_filter="none")
+    assert plain.stem[0].in_channels == 3 and plain.input_filter is None

@@ -26,7 +26,7 @@ def test_help_lists_every_configurable_group(capsys: pytest.CaptureFixture[str])
         "--model.preset",
         "--model.lr",
         "--data.source",
-        "--data.image_size",
+        "--data.crop_size",
         "--trainer.strategy",
         "--trainer.num_nodes",
         "--checkpoint.monitor",

@@ -15,7 +15,14 @@ import torch
 from model_training.data import AiOrNotDataModule
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = {"image_size": 32, "demo_samples_per_photo": 4, "batch_size": 16, "num_workers": 0}
+DATA = {
+    "crop_size": 32,
+    "demo_max_side": 128,
+    "demo_samples_per_photo": 4,
+    "batch_size": 16,
+    "num_workers": 0,
+    "pixel_cache": None,
+}
 
 
 def test_two_process_ddp_run_shards_the_data_and_writes_a_checkpoint(
@@ -24,13 +31,14 @@ def test_two_process_ddp_run_shards_the_data_and_writes_a_checkpoint(
     demo_root = tmp_path_factory.getbasetemp() / "demo-data"  # the session's shared demo cache
     datamodule = AiOrNotDataModule(source="demo", path=str(demo_root), **DATA)  # builds it once
     n_train = len(datamodule.split_records("train"))
-    args = [f"--data.{key}={value}" for key, value in DATA.items()]
+    args = [f"--data.{key}={'null' if value is None else value}" for key, value in DATA.items()]
     command = [
         sys.executable, "-m", "model_training.cli", "fit",
         f"--config={REPO / 'configs' / 'demo.yaml'}",
         f"--data.path={demo_root}", *args,
         "--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp",
         "--trainer.max_epochs=1", "--trainer.limit_val_batches=1",
+        "--trainer.check_val_every_n_epoch=1",
         f"--trainer.default_root_dir={tmp_path}",
         f"--trainer.logger.init_args.save_dir={tmp_path}",
         f"--checkpoint.dirpath={tmp_path / 'checkpoints'}",

@@ -40,10 +40,15 @@ def test_metric_keys_are_namespaced_by_split() -> None:
     assert float(values["val/accuracy"]) == 1.0
 
 
-def test_model_step_returns_loss_probabilities_and_targets() -> None:
+def test_model_step_returns_loss_probabilities_and_targets_per_image() -> None:
     module = AiOrNotModule(preset="tiny", widths=[8, 16, 32])
-    x, y = torch.randn(4, 3, 16, 16), torch.tensor([0.0, 1.0, 1.0, 0.0])
-    loss, probs, targets = module.model_step((x, y))
+    x, y = torch.randn(6, 3, 16, 16), torch.tensor([0.0, 1.0, 1.0, 0.0])
+    owner = torch.tensor([0, 1, 1, 2, 3, 3])  # images 1 and 3 have two crops each
+    loss, probs, targets = module.model_step((x, y, owner))
+    with torch.no_grad():
+        crop_logits = module(x)
+    expected_logit = (crop_logits[1] + crop_logits[2]) / 2
+    torch.testing.assert_close(probs[1], torch.sigmoid(expected_logit), rtol=1e-4, atol=1e-5)
     assert loss.ndim == 0 and loss.requires_grad
     assert probs.shape == (4,) and ((probs >= 0) & (probs <= 1)).all()
     assert targets.tolist() == [0, 1, 1, 0]
