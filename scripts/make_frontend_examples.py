@@ -23,7 +23,7 @@ QUALITY = 85
 PICKS: dict[str, tuple[str, int, int, str]] = {
     "motorcycle": ("motorcycle_left", 512, 384, "pixel_shuffle_x2"),
     "coins": ("coins", 384, 300, "nearest_conv_x2"),
-    "moon": ("moon", 320, 320, "tconv_x2"),
+    "moon": ("moon", 256, 256, "tconv_x2"),
 }
 
 

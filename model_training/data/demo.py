@@ -80,6 +80,10 @@ PHOTOS: dict[str, tuple[str, Callable[[], np.ndarray]]] = {
         "moon", "page", "retina", "rocket", "text",
     )
 }  # fmt: skip
+# scikit-image's moon is a 256 x 256 photograph stored upscaled 2x by pixel repetition
+# (every pixel is a 2 x 2 block): as shipped it carries exactly the nearest-neighbour trace the
+# "AI" class is made of. Taking every other pixel gives back its own pixels, untouched.
+PHOTOS["moon"] = ("moon", lambda: skdata.moon()[::2, ::2])
 # The two stereo views show one scene: one group, so they never straddle a split.
 PHOTOS["motorcycle_left"] = ("stereo_motorcycle", lambda: skdata.stereo_motorcycle()[0])
 PHOTOS["motorcycle_right"] = ("stereo_motorcycle", lambda: skdata.stereo_motorcycle()[1])
@@ -295,11 +299,22 @@ def native_crop(photo: np.ndarray, pair: Pair, rng: np.random.Generator) -> np.n
 
 
 def add_sensor_noise(pixels: np.ndarray, pair: Pair, rng: np.random.Generator) -> np.ndarray:
-    """White noise as a camera sensor leaves it, so noise alone never says "AI"."""
+    """White noise as a camera sensor leaves it, so noise alone never says "AI".
+
+    A grey photograph gets grey noise: colour noise in a black-and-white picture is
+    something no camera makes, and the fake (re-made from a smoothed latent) would lack it,
+    so it would become a shortcut that calls every clean grey photograph AI.
+    """
     if pair.noise is None:
         return pixels
-    noisy = pixels + rng.normal(0.0, pair.noise, size=pixels.shape)
+    shape = (*pixels.shape[:2], 1) if is_grey(pixels) else pixels.shape
+    noisy = pixels + rng.normal(0.0, pair.noise, size=shape)
     return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+
+
+def is_grey(pixels: np.ndarray) -> bool:
+    """Every pixel has R = G = B (a black-and-white photograph stored as RGB)."""
+    return bool((pixels == pixels[..., :1]).all())
 
 
 def make_fake(
@@ -310,6 +325,9 @@ def make_fake(
         fake = fingerprints.generate(real, maker, rng)
     else:
         fake = maker.remake(real, rng)
+    if is_grey(real):  # a grey photograph's fake is grey too: no colour tint to tell them by
+        grey = np.rint(fake.astype(np.float32).mean(axis=2, keepdims=True))
+        fake = np.repeat(grey, 3, axis=2).astype(np.uint8)
     return match_detail(fake, real)
 
 

@@ -116,3 +116,30 @@ def test_the_stand_in_generators_include_neural_decoders() -> None:
         fake = demo.make_fake(crop, makers[name], np.random.default_rng(0))
         assert fake.shape == crop.shape and fake.dtype == np.uint8
         assert 2 < np.abs(fake.astype(int) - crop).mean() < 40  # the same picture, re-made
+
+
+def test_grey_photographs_stay_grey_in_both_classes(tiny_demo_root: Path) -> None:
+    """No colour cue: sensor noise on a grey photograph is grey, and so is its fake. Colour
+    noise only on the real side taught the model to call every clean grey photograph AI."""
+    photos = demo.load_photos()
+    grey_groups = {demo.PHOTOS[name][0] for name, pixels in photos.items() if demo.is_grey(pixels)}
+    assert {"camera", "moon", "coins"} <= grey_groups
+    records = demo.load_demo_records(demo.demo_dir(tiny_demo_root, 0, 3, 128))
+    checked = 0
+    for record in records:
+        if record.group in grey_groups:
+            pixels = np.asarray(Image.open(record.path).convert("RGB")).astype(int)
+            assert np.ptp(pixels, axis=2).max() <= 1, (record.id, record.label)
+            checked += 1
+    assert checked >= 30
+
+
+def test_no_real_photograph_carries_an_upsampling_trace() -> None:
+    """A "real" image stored upscaled by pixel repetition is, pixel for pixel, what the
+    nearest-neighbour generator makes: skimage's moon ships that way, so the demo takes
+    every other pixel of it. Every neighbouring pair of columns and rows must differ somewhere."""
+    for name, pixels in demo.load_photos().items():
+        grey = pixels.astype(int).sum(axis=2)
+        repeated_columns = (grey[:, 0:-1:2] == grey[:, 1::2]).mean()
+        repeated_rows = (grey[0:-1:2] == grey[1::2]).mean()
+        assert max(repeated_columns, repeated_rows) < 0.5, name
