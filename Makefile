@@ -98,7 +98,7 @@ requirements: setup ## Re-pin lambda_fn/requirements.txt (with hashes) from lamb
 load-test: setup ## Loopback load test, 5,000 requests at concurrency 16 (ARGS=--test-bundle needs no training)
 	$(PY) scripts/load_test.py --model-uri $(MODEL_URI) $(ARGS)
 
-bench: setup ## Benchmark ORT vs PyTorch (latency, requests, cold start, size, throughput, training) -> docs/BENCHMARKS.md
+bench: setup ## Benchmark ORT vs PyTorch (latency, crops x model per request, requests, cold start, size, throughput, training) -> docs/BENCHMARKS.md
 	$(PY) -m bench --json build/bench-results.json $(ARGS)
 
 synth: setup ## Synthesize the CDK app offline into cdk.out/ (cdk-nag runs; fails on findings)

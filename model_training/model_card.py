@@ -15,6 +15,19 @@ DEMO_WARNING = (
 )
 
 
+def _evaluate_line(evaluated: dict[str, Any] | None) -> str:
+    """What `evaluate` (torch, the checkpoint, the same calibration) measured on test."""
+    test = (evaluated or {}).get("test")
+    if not test:
+        return ""
+    keys = [k for k in ("accuracy", "auroc", "log_loss") if k in test]
+    scores = ", ".join(f"{k} {_fmt(test[k])}" for k in keys)
+    return (
+        f"`evaluate` on the checkpoint in torch (calibrated on validation the same way): test "
+        f"{scores}. Its full report is the manifest's `metrics.evaluate`."
+    )
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
@@ -111,11 +124,7 @@ def render(
         "smaller image is mirror-padded), and the crops' logits are averaged.",
         "## Metrics (calibrated probabilities, at the bundle's threshold)",
         _metrics_table(metrics),
-        (
-            f"`evaluate` (uncalibrated, threshold 0.5): `{json.dumps(evaluated)}`"
-            if evaluated
-            else ""
-        ),
+        _evaluate_line(evaluated),
         _robustness_section(metrics),
         "## Calibration and threshold",
         f"Temperature {calibration['temperature']:.4f} (fitted on validation, minimising log "
