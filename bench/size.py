@@ -23,7 +23,7 @@ def assemble(arch: str) -> dict[str, Any]:
         check=True,
         capture_output=True,
     )
-    return json.loads((ROOT / "build" / f"task-root-{arch}.size.json").read_text())
+    return json.loads((ROOT / "build" / f"task-root-{arch}-py312.size.json").read_text())
 
 
 def pyc_bytes(root: Path) -> int:
@@ -56,7 +56,7 @@ def measure(archs: tuple[str, ...] = ("x86_64", "arm64"), *, build: bool = True)
     """Sizes per arch; `build=False` (quick mode) reuses existing reports and never installs."""
     roots = {}
     for arch in archs:
-        existing = ROOT / "build" / f"task-root-{arch}.size.json"
+        existing = ROOT / "build" / f"task-root-{arch}-py312.size.json"
         if not build and not existing.is_file():
             continue
         report = assemble(arch) if build else json.loads(existing.read_text())

@@ -6,6 +6,7 @@ image bytes, headers (API keys travel in `x-api-key`), bodies.
 
 from __future__ import annotations
 
+import os
 import uuid
 from time import perf_counter
 from typing import Any
@@ -18,7 +19,10 @@ from lambda_fn.errors import error_response
 
 SERVICE = "aiornot"
 logger = Logger(service=SERVICE, use_rfc3339=True)
-metrics = Metrics(namespace=SERVICE, service=SERVICE)
+# The namespace is powertools' own setting (infra sets it); "aiornot" when it is unset.
+metrics = Metrics(
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", SERVICE), service=SERVICE
+)
 _cold_start = True
 
 

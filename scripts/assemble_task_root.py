@@ -1,6 +1,6 @@
 """Assemble the Lambda task root exactly as lambda_fn/Dockerfile does, without Docker.
 
-    python scripts/assemble_task_root.py --arch x86_64            # -> build/task-root-x86_64
+    python scripts/assemble_task_root.py --arch x86_64            # -> build/task-root-x86_64-py312
     python scripts/assemble_task_root.py --arch arm64 --check-only # resolve wheels, install nothing
     python scripts/assemble_task_root.py --python-version local    # for running it on this machine
 
@@ -146,11 +146,17 @@ def check_only(arch: str, python_version: str) -> None:
     print(f"ok: every requirement has a cp{python_version.replace('.', '')} {arch} wheel")
 
 
+def default_out(arch: str, python_version: str) -> Path:
+    """build/task-root-ARCH-pyXY: always named by its Python, 3.12 (Lambda's) included, so
+    the roots for different interpreters never overwrite or stand in for each other."""
+    return ROOT / "build" / f"task-root-{arch}-py{python_version.replace('.', '')}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", choices=sorted(MACHINES), default="x86_64")
     parser.add_argument("--python-version", default="3.12", help="X.Y, or 'local' for this one")
-    parser.add_argument("--out", type=Path, help="default: build/task-root-ARCH[-pyXY]")
+    parser.add_argument("--out", type=Path, help="default: build/task-root-ARCH-pyXY")
     parser.add_argument("--check-only", action="store_true", help="resolve wheels, install none")
     args = parser.parse_args(argv)
     version = args.python_version
@@ -160,8 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_only:
         check_only(args.arch, version)
         return 0
-    suffix = "" if version == "3.12" else f"-py{version.replace('.', '')}"
-    out = (args.out or ROOT / "build" / f"task-root-{args.arch}{suffix}").resolve()
+    out = (args.out or default_out(args.arch, version)).resolve()
     ran = install(args.arch, version, out)
     copy_runtime_files(out)
     report = {"arch": args.arch, "python_version": version, "path": str(out), **size_report(out)}

@@ -99,3 +99,51 @@ def test_server_loads_its_bundle_from_s3(
         assert health.status_code == 200
         assert health.json()["model"]["version"] == manifest.version
     assert (tmp_path / manifest.version / "model.onnx").is_file()
+
+
+def logit_only_copy(bundle: Path, destination: Path) -> Path:
+    """The bundle with its graph's `cam` output removed: a valid model without a heatmap."""
+    import onnx
+
+    from lambda_fn.bundle import write_manifest
+
+    manifest = read_manifest(bundle)
+    destination.mkdir()
+    graph = onnx.load(bundle / "model.onnx")
+    kept = [output for output in graph.graph.output if output.name == "logit"]
+    del graph.graph.output[:]
+    graph.graph.output.extend(kept)
+    onnx.checker.check_model(graph, full_check=True)
+    onnx.save(graph, destination / "model.onnx")
+    shutil.copy(bundle / "MODEL_CARD.md", destination / "MODEL_CARD.md")
+    write_manifest(
+        destination,
+        name=manifest.name,
+        input_spec=manifest.input_spec(),
+        outputs=[o.model_dump() for o in manifest.outputs if o.name == "logit"],
+        calibration=manifest.calibration.model_dump(),
+        threshold=manifest.threshold,
+        metrics=manifest.metrics,
+        lineage=manifest.lineage.model_dump(),
+    )
+    return destination
+
+
+def test_a_bundle_without_a_heatmap_is_served_and_explain_is_refused(
+    resnet_bundle: Path, tmp_path: Path
+) -> None:
+    """Issue 14, D2: warm-up always asked for the heatmap, so such a bundle, though it
+    passes verification, answered 503 forever."""
+    bundle = logit_only_copy(resnet_bundle, tmp_path / "logit-only")
+    env = {"MODEL_URI": str(bundle), "MODEL_CACHE_DIR": str(tmp_path / "cache")}
+    with UvicornServer(env=env) as server:
+        image = make_image("JPEG")
+        headers = {"Content-Type": "image/jpeg"}
+        answer = httpx.post(f"{server.url}/predict", content=image, headers=headers, timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert "heatmap" not in answer.json() or answer.json()["heatmap"] is None
+        explained = httpx.post(
+            f"{server.url}/predict?explain=true", content=image, headers=headers, timeout=30
+        )
+        assert explained.status_code == 422
+        assert explained.json()["error"]["code"] == "validation_error"

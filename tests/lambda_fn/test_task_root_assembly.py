@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from scripts.assemble_task_root import PRUNE_DIRS, PRUNE_FILES, ROOT
+from scripts.assemble_task_root import PRUNE_DIRS, PRUNE_FILES, ROOT, default_out
 
 DOCKERFILE = (ROOT / "lambda_fn" / "Dockerfile").read_text()
 REQUIREMENTS = (ROOT / "lambda_fn" / "requirements.txt").read_text()
@@ -43,6 +43,17 @@ def test_requirements_are_pinned_with_hashes_and_torch_free() -> None:
     assert not names & {"torch", "lightning", "torchvision", "uvicorn"}
     blocks = re.split(r"\n(?=[A-Za-z])", REQUIREMENTS.split("\n", 6)[-1])
     assert all("--hash=sha256:" in block for block in blocks if "==" in block)
+
+
+@pytest.mark.parametrize("python_version", ["3.11", "3.12", "3.13"])
+def test_the_default_task_root_is_named_by_its_python_for_every_version(
+    python_version: str,
+) -> None:
+    """On Python 3.12, Lambda's own, the root used to lack the suffix the tests glob for, so
+    13 Lambda tests failed there (issue 14, D5)."""
+    out = default_out("x86_64", python_version)
+    assert out.name == f"task-root-x86_64-py{python_version.replace('.', '')}"
+    assert out.parent == ROOT / "build"
 
 
 @pytest.mark.slow
