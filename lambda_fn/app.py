@@ -131,7 +131,10 @@ def _add_routes(app: FastAPI, settings: Settings, models: ModelHolder) -> None:
         explain: Annotated[bool, Query(description="Add the class-activation heatmap")] = False,
     ) -> Prediction:
         start = perf_counter()
-        predictor = models.require()
+        # A (re)load can wait for S3 timeouts: never on the event loop, which serves everyone.
+        predictor = models.predictor
+        if predictor is None:
+            predictor = await run_in_threadpool(models.require)
         manifest = predictor.bundle.manifest
         request.state.model_version = manifest.version
         image = await read_image_request(request, settings.max_body_bytes)

@@ -143,14 +143,23 @@ class ModelHolder:
         self._lock = threading.Lock()
 
     def ensure_loaded(self) -> Predictor | None:
+        """The predictor, loading it if a retry is due. Blocking: call it off the event loop.
+
+        While another thread is loading, answer at once with what there is (None: a 503)
+        rather than queue every request behind a load that may hang for a timeout.
+        """
         if self.predictor is not None:
             return self.predictor
-        with self._lock:
+        if not self._lock.acquire(blocking=False):
+            return self.predictor
+        try:
             retry = self.settings.model_retry_seconds
             due = self._attempted_at is None or time.monotonic() - self._attempted_at >= retry
             if self.predictor is None and due:
                 self._attempted_at = time.monotonic()
                 self._load()
+        finally:
+            self._lock.release()
         return self.predictor
 
     def _load(self) -> None:

@@ -42,8 +42,12 @@ class HangingProxy:
     """Accepts connections and answers nothing for `delay` seconds: a store that hangs."""
 
     def __init__(self, delay: float) -> None:
+        self.requests = 0  # how many requests have started hanging
+        proxy = self
+
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                proxy.requests += 1
                 time.sleep(delay)
 
             do_HEAD = do_PUT = do_POST = do_GET
@@ -124,10 +128,45 @@ def test_a_store_that_hangs_past_the_read_timeout_is_logged_and_answers_503(
 ) -> None:
     with HangingProxy(delay=5) as proxy:
         env = s3_env(proxy.endpoint_url, published, tmp_path / "cache")
-        env["HARDENING_S3_READ_TIMEOUT"] = "0.5"
-        app = "tests.hardening.short_timeout_app:app"
-        with UvicornServer(app, env=env) as server:
+        env["AIORNOT_S3_READ_TIMEOUT"] = "0.5"  # the documented setting (docs/bundles.md)
+        with UvicornServer(env=env) as server:
             assert_unavailable_and_logged(server, "timeout", "timed out")
+
+
+def test_a_model_reload_that_hangs_does_not_hold_up_other_requests(
+    published: str, tmp_path: Path
+) -> None:
+    """Issue 14, D3: /predict retried a failed load on the event loop, so while the store
+    hung every other request waited. Here /openapi.json must answer while a /predict is
+    still stuck in the reload."""
+    with HangingProxy(delay=30) as proxy:
+        env = s3_env(proxy.endpoint_url, published, tmp_path / "cache", retries=0)
+        env |= {"AIORNOT_S3_READ_TIMEOUT": "4", "MODEL_RETRY_SECONDS": "0"}
+        with UvicornServer(env=env) as server:  # the start-up load times out: 503s
+            before = proxy.requests
+            answers: list[httpx.Response] = []
+            stuck = threading.Thread(
+                target=lambda: answers.append(
+                    httpx.post(
+                        f"{server.url}/predict",
+                        content=image_bytes("PNG"),
+                        headers={"content-type": "image/png"},
+                        timeout=60,
+                    )
+                )
+            )
+            stuck.start()
+            for _ in range(200):  # until the retry's request hangs in the store
+                if proxy.requests > before:
+                    break
+                time.sleep(0.02)
+            assert proxy.requests > before, "the /predict did not retry the load"
+            schema = httpx.get(f"{server.url}/openapi.json", timeout=60)
+            still_loading = stuck.is_alive()
+            stuck.join(timeout=60)
+    assert schema.status_code == 200
+    assert still_loading, "/openapi.json waited for the hanging reload to finish"
+    assert answers and answers[0].status_code == 503
 
 
 def test_persistent_throttling_is_logged_and_recovers_once_it_stops(
