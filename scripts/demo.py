@@ -30,33 +30,78 @@ EXAMPLE_IMAGE = "frontend/examples/real-motorcycle.jpg"
 
 @dataclass(frozen=True)
 class Stage:
-    """One step of the pipeline: a command, and the file that proves it already ran."""
+    """One step of the pipeline: a command, the file it makes, and the marker of a finish.
+
+    A stage counts as done only when its output exists *and* its marker does: the marker is
+    written after the command exits 0, so an interrupted stage is never taken for a
+    finished one. `resume_from` is the checkpoint an interrupted run may have left (training's
+    `last.ckpt`): the stage then continues from it; without one it is redone.
+    """
 
     name: str
     command: Sequence[str]
     done_when: Path | None = None
+    marker: Path | None = None
+    resume_from: Path | None = None
+
+    def finished(self) -> bool:
+        outputs = (self.done_when, self.marker)
+        return all(path is not None and path.exists() for path in outputs)
 
 
 class DemoError(RuntimeError):
     """A failure the user can act on: printed as one line, no traceback."""
 
 
+class Stopped(Exception):
+    """SIGTERM or SIGHUP: stop everything, as Ctrl-C does."""
+
+
+def stop_on_signals() -> None:
+    """SIGTERM, SIGHUP and SIGINT all stop the demo and every process it started, SIGINT
+    even when it was inherited as ignored (a background job, some IDEs)."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise Stopped(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+
+
 def say(message: str) -> None:
     print(f"\033[1;36m==>\033[0m {message}", flush=True)
 
 
-def run_stage(stage: Stage, index: int, total: int, *, fresh: bool) -> None:
-    """Run a stage unless its output exists (and --fresh was not given)."""
+def run_stage(stage: Stage, index: int, total: int, *, fresh: bool) -> bool:
+    """Run a stage unless it finished before (and --fresh was not given); True if it ran."""
     prefix = f"[{index}/{total}] {stage.name}"
-    if stage.done_when and stage.done_when.exists() and not fresh:
+    if stage.finished() and not fresh:
         say(f"{prefix}: reusing {stage.done_when}")
-        return
-    say(f"{prefix}: {shlex.join(stage.command)}")
+        return False
+    command = list(stage.command)
+    if stage.marker:
+        stage.marker.unlink(missing_ok=True)
+    if stage.resume_from and stage.resume_from.exists() and not fresh:
+        say(f"{prefix}: an earlier run stopped before it finished; resuming from its checkpoint")
+        command += [f"--resume={stage.resume_from}"]
+    elif stage.done_when and stage.done_when.exists():
+        say(f"{prefix}: {stage.done_when} is not from a finished run; redoing the stage")
+    say(f"{prefix}: {shlex.join(command)}")
     started = time.monotonic()
-    result = subprocess.run(stage.command, check=False)
+    result = subprocess.run(command, check=False)
     if result.returncode != 0:
         raise DemoError(f"{stage.name} failed (exit {result.returncode}); see the output above.")
+    if stage.marker:
+        stage.marker.parent.mkdir(parents=True, exist_ok=True)
+        stage.marker.write_text(shlex.join(command) + "\n")
     say(f"{prefix}: done in {time.monotonic() - started:.1f} s")
+    return True
+
+
+def stage_marker(artifacts: Path, slug: str) -> Path:
+    """Where the finish of stage `slug` is recorded (outside its outputs: a bundle stays clean)."""
+    return Path(artifacts) / ".stages" / f"{slug}.done"
 
 
 def ensure_port_free(host: str, port: int, what: str, variable: str) -> None:
@@ -127,19 +172,19 @@ def pipeline(args: argparse.Namespace) -> list[Stage]:
             "train the demo ResNet",
             [PY, "-m", "model_training.cli", "fit", "--config", args.config, *overrides,
              *args.train_args],
-            ckpt,
+            ckpt, stage_marker(out, "train"), resume_from=ckpt,
         ),
         Stage(
             "evaluate on held-out photos",
             [PY, "-m", "model_training.evaluate", "--checkpoint", str(ckpt),
              "--out", str(out / "eval")],
-            metrics,
+            metrics, stage_marker(out, "evaluate"),
         ),
         Stage(
             "export an ONNX bundle (parity gate, calibration)",
             [PY, "-m", "model_training.export", "--checkpoint", str(ckpt), "--out", str(bundle),
              "--metrics", str(metrics), "--overwrite"],
-            bundle / "model.json",
+            bundle / "model.json", stage_marker(out, "export"),
         ),
     ]  # fmt: skip
 
@@ -212,6 +257,9 @@ def serve(args: argparse.Namespace, bundle: Path, example: str) -> int:
     except KeyboardInterrupt:
         say("stopping (Ctrl-C)")
         return 0
+    except Stopped as stop:
+        say(f"stopping ({stop})")
+        return 0
     finally:
         stop_all(processes)
 
@@ -250,10 +298,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    stop_on_signals()
     stages = pipeline(args)
     try:
-        for index, stage in enumerate(stages, start=1):
-            run_stage(stage, index, len(stages) + 2, fresh=args.fresh)  # + publish, serve
+        fresh = args.fresh
+        for index, stage in enumerate(stages, start=1):  # + publish and serve, below
+            ran = run_stage(stage, index, len(stages) + 2, fresh=fresh)
+            fresh = fresh or (ran and stage.marker is not None)  # what follows it is stale
         if args.no_serve:
             return 0
         return serve(args, Path(args.artifacts) / "bundle", EXAMPLE_IMAGE)
@@ -263,6 +314,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ndemo: interrupted", file=sys.stderr)
         return 130
+    except Stopped as stop:
+        print(f"\ndemo: stopped by {stop}", file=sys.stderr)
+        return 143
 
 
 if __name__ == "__main__":

@@ -21,6 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
+from scripts.demo import stage_marker
+from tests.lambda_fn.conftest import export_tiny_resnet
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "frontend" / "examples").glob("*.jpg"))
 BUCKET_FLOOR = 0.95  # issue 12: every size bucket at JPEG >= 70, held-out photographs
@@ -67,11 +70,12 @@ def demo_command(artifacts: Path, ports: dict[str, int], *extra: str) -> list[st
     ]  # fmt: skip
 
 
-@pytest.fixture
-def demo_env(tmp_path: Path) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """One demo data directory for the module: the dataset is built once (~40 s), reused after."""
     return {
         **os.environ,
-        "AIORNOT_DATA_DIR": str(tmp_path / "data"),
+        "AIORNOT_DATA_DIR": str(tmp_path_factory.mktemp("data")),
         "WANDB_MODE": "disabled",
         "PYTHONUNBUFFERED": "1",
     }
@@ -130,6 +134,67 @@ def test_demo_detects_its_examples_and_stops_on_ctrl_c(
     assert not short, f"size buckets below their floor accuracy at JPEG >= 70: {short}"
 
 
+def finished_stages(artifacts: Path, *, real_bundle: bool) -> Path:
+    """Artifacts as a finished run leaves them (outputs and stage markers), so the demo goes
+    straight to serving; with `real_bundle` the bundle is a real (random-weight) model."""
+    for stage_output in ("checkpoints/last.ckpt", "eval/metrics.json"):
+        (artifacts / stage_output).parent.mkdir(parents=True, exist_ok=True)
+        (artifacts / stage_output).write_text("{}")
+    if real_bundle:
+        export_tiny_resnet(artifacts / "bundle")
+    else:
+        (artifacts / "bundle").mkdir(parents=True)
+        (artifacts / "bundle" / "model.json").write_text("{}")
+    for slug in ("train", "evaluate", "export"):
+        stage_marker(artifacts, slug).parent.mkdir(parents=True, exist_ok=True)
+        stage_marker(artifacts, slug).write_text("finished\n")
+    return artifacts
+
+
+def start_demo(
+    command: list[str], env: dict[str, str], log_path: Path, *, ignore_sigint: bool = False
+) -> subprocess.Popen[str]:
+    """The demo as a background job would run it: SIGINT optionally inherited as ignored."""
+
+    def ignore() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    return subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT,
+        text=True, preexec_fn=ignore if ignore_sigint else None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "signum,ignore_sigint",
+    [(signal.SIGTERM, False), (signal.SIGHUP, False), (signal.SIGINT, True)],
+    ids=["SIGTERM", "SIGHUP", "SIGINT-inherited-as-ignored"],
+)
+def test_every_stop_signal_stops_every_server_the_demo_started(
+    tmp_path: Path, demo_env: dict[str, str], signum: signal.Signals, ignore_sigint: bool
+) -> None:
+    """What an IDE, `timeout`, a process manager or a closed terminal sends: each must stop
+    the model store, the API and the Gradio app, which run in their own sessions."""
+    ports = {"api": free_port(), "ui": free_port(), "store": free_port()}
+    artifacts = finished_stages(tmp_path / "artifacts", real_bundle=True)
+    log_path = tmp_path / "demo.log"
+    demo = start_demo(
+        demo_command(artifacts, ports), demo_env, log_path, ignore_sigint=ignore_sigint
+    )
+    try:
+        wait_for_line(log_path, "the demo is up", demo, timeout_s=240)
+        assert not [port for port in ports.values() if nothing_listens_on(port)]
+        demo.send_signal(signum)
+        assert demo.wait(timeout=60) == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    time.sleep(1)
+    alive = [port for port in ports.values() if not nothing_listens_on(port)]
+    assert not alive, f"a server outlived {signum.name} on port(s) {alive}:\n{log_path.read_text()}"
+    assert "stopping" in log_path.read_text()
+
+
 def predict(port: int, image: Path) -> dict[str, Any]:
     """One example through the served API, with the heatmap, as the Gradio app asks."""
     response = httpx.post(
@@ -146,12 +211,7 @@ def predict(port: int, image: Path) -> dict[str, Any]:
 def test_demo_names_a_busy_port_instead_of_a_traceback(
     tmp_path: Path, demo_env: dict[str, str]
 ) -> None:
-    artifacts = tmp_path / "artifacts"
-    bundle = artifacts / "bundle"
-    for stage_output in ("checkpoints/last.ckpt", "eval/metrics.json", "bundle/model.json"):
-        (artifacts / stage_output).parent.mkdir(parents=True, exist_ok=True)
-        (artifacts / stage_output).write_text("{}")  # stages are reused, not rerun
-    assert bundle.is_dir()
+    artifacts = finished_stages(tmp_path / "artifacts", real_bundle=False)
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
