@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
-from tests.infra.synth import KINDS, Synthesized
+from tests.infra.synth import DEFAULT_CONTEXT, KINDS, Synthesized, load_cdk_app, settings_env
 
 NAG_RULES = Match.string_like_regexp("AwsSolutions-.*|Serverless-.*")
 # Each of these was reviewed; a new suppression must be added here on purpose.
@@ -70,3 +73,28 @@ def test_nag_packs_do_flag_an_unsafe_resource() -> None:
     cdk.Aspects.of(app).add(ServerlessChecks())
     errors = Annotations.from_stack(stack).find_error("*", NAG_RULES)
     assert any("AwsSolutions-S1" in str(e.entry.data) for e in errors)
+
+
+def test_the_app_itself_runs_both_packs_on_every_stack(tmp_path: Path) -> None:
+    """ "No findings" is also true when no pack runs: plant a bare bucket and a bare function
+    in each of the app's own stacks, and the app's aspects must flag both packs' rules."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in set(os.environ) - set(settings_env()):
+            patch.delenv(name)
+        app = load_cdk_app().build_app(dict(DEFAULT_CONTEXT), outdir=str(tmp_path))
+    stacks = [child for child in app.node.children if isinstance(child, cdk.Stack)]
+    assert len(stacks) == len(KINDS)
+    for stack in stacks:
+        s3.Bucket(stack, "PlantedBareBucket")
+        lambda_.CfnFunction(
+            stack, "PlantedBareFunction", role="arn:aws:iam::123456789012:role/planted",
+            code=lambda_.CfnFunction.CodeProperty(zip_file="def handler(e, c): pass"),
+            runtime="python3.12", handler="index.handler",
+        )  # fmt: skip
+    app.synth()
+    for stack in stacks:
+        annotations = Annotations.from_stack(stack)
+        found = annotations.find_error("*", NAG_RULES) + annotations.find_warning("*", NAG_RULES)
+        rules = str([entry.entry.data for entry in found])
+        assert "AwsSolutions-S1" in rules, f"{stack.node.id}: AwsSolutions checks did not run"
+        assert "Serverless-Lambda" in rules, f"{stack.node.id}: Serverless checks did not run"

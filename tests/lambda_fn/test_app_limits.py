@@ -7,6 +7,7 @@ import socket
 import struct
 import zlib
 from collections.abc import Iterable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from tests.http_server import UvicornServer
@@ -96,3 +97,29 @@ def test_predict_rejects_too_many_pixels_from_the_header(api_server: UvicornServ
     data = png_header_only(10_000, 5_000)  # 50 MP claimed, 57 bytes sent
     response = predict(api_server, content=data, headers={"content-type": "image/png"})
     assert "50,000,000" in assert_error(response, 413, "image_too_large")["message"]
+
+
+def test_a_lowered_max_body_bytes_is_the_limit_in_every_input_style(
+    resnet_bundle: Path, tmp_path: Path, images: dict[str, bytes]
+) -> None:
+    """MAX_BODY_BYTES is a setting, not a constant: with it at 64 KiB an image of 64 KiB + 1
+    is refused in every style, and one under it is served (a hard-coded 4 MiB passes neither)."""
+    limit = 64 * 1024
+    env = {
+        "MODEL_URI": str(resnet_bundle),
+        "MODEL_CACHE_DIR": str(tmp_path / "cache"),
+        "ORT_INTRA_OP_THREADS": "1",
+        "MAX_BODY_BYTES": str(limit),
+    }
+    over = bytes(limit + 1)
+    with UvicornServer(env=env) as server:
+        raw = predict(server, content=over, headers={"content-type": "image/jpeg"})
+        assert_error(raw, 413, "payload_too_large")
+        encoded = {"image": base64.b64encode(over).decode()}
+        assert_error(predict(server, json=encoded), 413, "payload_too_large")
+        files = {"file": ("big.jpg", over, "image/jpeg")}
+        assert_error(predict(server, files=files), 413, "payload_too_large")
+        small = images["jpeg"]
+        assert len(small) < limit
+        served = predict(server, content=small, headers={"content-type": "image/jpeg"})
+        assert served.status_code == 200, served.text
