@@ -58,6 +58,50 @@ def test_run_stopped_after_epoch_one_and_resumed_ends_with_the_uninterrupted_wei
     assert_same_weights(weights(straight_last), weights(last))
 
 
+class RecordRestoredState(pl.Callback):
+    """What the resumed process starts from, read inside it, before it trains a step."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, Any] = {}
+
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if self.seen:
+            return
+        optimizer = trainer.optimizers[0]
+        steps = {float(state["step"]) for state in optimizer.state.values()}
+        self.seen = {
+            "global_step": trainer.global_step,
+            "epoch": trainer.current_epoch,
+            "optimizer_steps": steps,
+            "scheduler_step": trainer.lr_scheduler_configs[0].scheduler.last_epoch,
+            "sampler_epoch": trainer.train_dataloader.sampler.epoch,  # type: ignore[union-attr]
+        }
+
+
+def test_the_resumed_process_starts_from_the_checkpoints_state_not_from_zero(
+    tmp_path: Path, demo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Training is deterministic, so a silent restart from step 0 would end with the same
+    weights: check the state restored in the resumed process itself (issue 14)."""
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    crash = {"callbacks": [DisconnectAfterFirstEpoch()]}
+    with pytest.raises(RuntimeError, match="simulated disconnect"):
+        AiOrNotCLI(args=two_epoch_args(tmp_path, demo_root), trainer_defaults=crash)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    recorder = RecordRestoredState()
+    AiOrNotCLI(
+        args=two_epoch_args(tmp_path, demo_root, f"--resume={last}"),
+        trainer_defaults={"callbacks": [recorder]},
+    )
+    assert recorder.seen["global_step"] == 3  # epoch 1's three batches are not redone
+    assert recorder.seen["epoch"] == 1
+    assert recorder.seen["optimizer_steps"] == {3.0}  # AdamW's moments came back, step 3
+    assert recorder.seen["scheduler_step"] == 3  # the LR schedule continues, not restarts
+    assert recorder.seen["sampler_epoch"] == 1  # the data order of epoch 2, not epoch 1's
+
+
 class ArtifactServedLocally:
     """Stands in for `wandb.Api()`: the W&B server cannot be reached here, so the artifact
     is served from the offline run's checkpoint; the download code path is the real one."""
