@@ -259,14 +259,24 @@ def build_corpus() -> list[Case]:
     return cases
 
 
-def exif_rotated_pair() -> tuple[bytes, bytes]:
-    """(upright JPEG, the same pixels stored rotated with EXIF Orientation=6)."""
+def exif_rotated_pair(fmt: str = "PNG") -> tuple[bytes, bytes]:
+    """(upright PNG, the same pixels stored rotated in `fmt` with EXIF Orientation=6).
+
+    PNG carries the EXIF in an eXIf chunk; JPEG in an APP1 segment, as cameras write it.
+    For JPEG the upright reference is the stored file's own decoded pixels turned upright
+    (lossless PNG), so both must give exactly the same answer.
+    """
     rng = np.random.default_rng(7)
     upright = Image.fromarray(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8), "RGB")
     stored = upright.transpose(Image.Transpose.ROTATE_90)  # orientation 6 undoes this
     exif = Image.Exif()
     exif[0x0112] = 6
-    a, b = io.BytesIO(), io.BytesIO()
+    b = io.BytesIO()
+    stored.save(b, format=fmt, exif=exif.tobytes(), **({"quality": 90} if fmt == "JPEG" else {}))
+    if fmt == "JPEG":
+        assert b"\xff\xe1" in b.getvalue()[:64] and b"Exif\x00\x00" in b.getvalue()[:64]  # APP1
+        with Image.open(io.BytesIO(b.getvalue())) as decoded:
+            upright = decoded.convert("RGB").transpose(Image.Transpose.ROTATE_270)
+    a = io.BytesIO()
     upright.save(a, format="PNG")
-    stored.save(b, format="PNG", exif=exif.tobytes())
     return a.getvalue(), b.getvalue()

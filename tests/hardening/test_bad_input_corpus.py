@@ -44,18 +44,19 @@ def test_each_bad_input_gets_its_documented_status_and_code(
         assert "Traceback" not in body["error"]["message"]
 
 
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"], ids=["png-eXIf", "jpeg-APP1"])
 def test_an_exif_rotated_image_predicts_exactly_like_the_upright_one(
-    hard_server: UvicornServer,
+    hard_server: UvicornServer, fmt: str
 ) -> None:
-    upright, rotated = exif_rotated_pair()
+    upright, rotated = exif_rotated_pair(fmt)
     answers = [
         httpx.post(
             f"{hard_server.url}/predict?explain=true",
             content=data,
-            headers={"content-type": "image/png"},
+            headers={"content-type": content_type},
             timeout=30,
         ).json()
-        for data in (upright, rotated)
+        for data, content_type in ((upright, "image/png"), (rotated, f"image/{fmt.lower()}"))
     ]
     assert answers[0]["ai_probability"] == answers[1]["ai_probability"]
     assert answers[0]["heatmap"] == answers[1]["heatmap"]

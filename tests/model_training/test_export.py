@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,8 @@ from model_training.export import RobustnessGateError, export_bundle, main
 from model_training.lit_module import AiOrNotModule
 from model_training.onnx_export import ParityError, open_session, serving_logits
 from model_training.robustness import TIERS
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +121,14 @@ def test_manifest_records_lineage(
     assert lineage["split"]["seed"] == 0 and lineage["split"]["calibration"] == "val"
     assert lineage["config"]["data"]["crop_size"] == 32
     assert lineage["wandb_run"] is None and lineage["checkpoint"] == str(checkpoint)
-    assert "git_commit" in lineage  # a hash, or None outside a git repository with commits
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    if head.returncode != 0:
+        pytest.skip("not a git checkout with commits, so there is no commit to record")
+    assert re.fullmatch(r"[0-9a-f]{40}", lineage["git_commit"])
+    assert lineage["git_commit"] == head.stdout.strip()  # the checkout that exported it
+    assert isinstance(lineage["git_dirty"], bool)
 
 
 def test_int8_measurements_are_in_the_manifest_whether_or_not_kept(bundle_dir: Path) -> None:
