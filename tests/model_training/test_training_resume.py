@@ -9,6 +9,7 @@ from typing import Any
 import lightning.pytorch as pl
 import pytest
 import torch
+import wandb
 
 from model_training.cli import AiOrNotCLI, main
 from tests.model_training.training_args import tiny_fit_args
@@ -91,10 +92,14 @@ def test_the_resumed_process_starts_from_the_checkpoints_state_not_from_zero(
         AiOrNotCLI(args=two_epoch_args(tmp_path, demo_root), trainer_defaults=crash)
     last = tmp_path / "checkpoints" / "last.ckpt"
     recorder = RecordRestoredState()
-    AiOrNotCLI(
-        args=two_epoch_args(tmp_path, demo_root, f"--resume={last}"),
-        trainer_defaults={"callbacks": [recorder]},
-    )
+    try:
+        AiOrNotCLI(
+            args=two_epoch_args(tmp_path, demo_root, f"--resume={last}"),
+            trainer_defaults={"callbacks": [recorder]},
+        )
+    finally:  # as `main` does: a run left open would be reused by the next test's logger
+        if wandb.run is not None:
+            wandb.finish()
     assert recorder.seen["global_step"] == 3  # epoch 1's three batches are not redone
     assert recorder.seen["epoch"] == 1
     assert recorder.seen["optimizer_steps"] == {3.0}  # AdamW's moments came back, step 3
