@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from time import perf_counter
 from typing import Any
 
@@ -121,7 +121,7 @@ def prepare(
     model_input = pixels_to_input(pixels, spec, rng=rng, augment=augment)
     t2 = perf_counter()
     timings = {"decode": round((t1 - t0) * 1000, 3), "preprocess": round((t2 - t1) * 1000, 3)}
-    return ModelInput(model_input.crops, model_input.grid, model_input.image_size, timings)
+    return replace(model_input, timings_ms=timings)
 
 
 def pixels_to_input(
@@ -137,12 +137,11 @@ def pixels_to_input(
     pixels = pad_to_crop(decoded, spec.crop_size)
     size = spec.crop_size
     height, width = pixels.shape[:2]
+    grid: CropGrid | None = None
     if rng is None:
-        grid: CropGrid | None = crop_grid(width, height, spec)
-        assert grid is not None
+        grid = crop_grid(width, height, spec)
         crops = [pixels[y : y + size, x : x + size] for y in grid.tops for x in grid.lefts]
     else:
-        grid = None
         top = int(rng.integers(0, height - size + 1))
         left = int(rng.integers(0, width - size + 1))
         crop = pixels[top : top + size, left : left + size]
