@@ -102,8 +102,9 @@ def evaluate(
     metrics["calibration"] = {**calibration, "threshold": threshold}
     metrics["robustness"] = robustness.robustness_report(
         torch_scorer(net, datamodule.input_spec, temperature),
-        datamodule.split_records("test"),
+        datamodule.split_records("test"),  # the test loader's order (the parity gate checks it)
         threshold,
+        probs["test"],  # the clean tier: already scored above
     )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     predictions = {

@@ -76,11 +76,12 @@ def measure(
         logit = infer(session, data, spec, max_pixels=DEFAULT_MAX_PIXELS, explain=False).logit
         return float(calibrated_probs(np.array([logit]), t)[0])
 
+    test_probs = calibrated_probs(test_logits, t)  # already the serving path's (parity gate)
     metrics = {
         "val": binary_metrics(calibrated_probs(val_logits, t), val_labels, threshold),
-        "test": binary_metrics(calibrated_probs(test_logits, t), test_labels, threshold),
+        "test": binary_metrics(test_probs, test_labels, threshold),
         "parity": parity,
-        "robustness": robustness.robustness_report(score, test_records, threshold),
+        "robustness": robustness.robustness_report(score, test_records, threshold, test_probs),
     }
     return calibration, threshold, metrics
 

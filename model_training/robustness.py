@@ -86,19 +86,27 @@ def degrade(data: bytes, max_side: int, quality: int) -> bytes:
 
 
 def robustness_report(
-    score: Scorer, records: Sequence[ImageRecord], threshold: float
+    score: Scorer,
+    records: Sequence[ImageRecord],
+    threshold: float,
+    clean_probs: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Metrics per tier, and on clean files per size bucket, JPEG quality and resizing."""
+    """Metrics per tier, and on clean files per size bucket, JPEG quality and resizing.
+
+    `clean_probs`: the records' calibrated probabilities as they are, when the caller has
+    already scored them (the test split's metrics), so the clean tier is not inferred twice.
+    """
     labels = np.array([record.label for record in records])
     originals = [record.read_bytes() for record in records]
     tiers: dict[str, dict[str, Any]] = {}
-    clean_probs = np.zeros(0)
     for tier, treatment in TIERS.items():
-        files = originals if treatment is None else [degrade(d, *treatment) for d in originals]
-        probs = np.array([score(data) for data in files])
-        tiers[tier] = _metrics(probs, labels, threshold)
         if treatment is None:
+            probs = np.array([score(d) for d in originals]) if clean_probs is None else clean_probs
             clean_probs = probs
+        else:
+            probs = np.array([score(degrade(data, *treatment)) for data in originals])
+        tiers[tier] = _metrics(probs, labels, threshold)
+    assert clean_probs is not None
     sizes = [size_bucket(*Image.open(io.BytesIO(data)).size) for data in originals]
     qualities = [quality_bucket(data) for data in originals]
     resized = [_resized_name(record) for record in records]
