@@ -140,25 +140,67 @@ def _encode(image: Image.Image, fmt: str, **params: object) -> bytes:
     return buffer.getvalue()
 
 
-def _odd_images() -> dict[str, tuple[bytes, str]]:
+def _with_transparent_left_half(image: Image.Image) -> Image.Image:
+    rgba = image.convert("RGBA")
+    alpha = np.full((rgba.height, rgba.width), 255, dtype=np.uint8)
+    alpha[:, : rgba.width // 2] = 0
+    rgba.putalpha(Image.fromarray(alpha))
+    return rgba
+
+
+def _on_white(rgba: Image.Image) -> Image.Image:
+    """What a viewer shows on a white page: transparent pixels are white."""
+    pixels = np.asarray(rgba, dtype=np.uint16)
+    alpha = pixels[..., 3:4]
+    rgb = (pixels[..., :3] * alpha + 255 * (255 - alpha) + 127) // 255
+    return Image.fromarray(rgb.astype(np.uint8), mode="RGB")
+
+
+def _odd_images() -> dict[str, tuple[bytes, str, Image.Image]]:
+    """name -> (file, content type, the upright RGB picture a viewer would show)."""
     rgb = Image.open(io.BytesIO(make_image("PNG", size=(48, 40)))).convert("RGB")
     exif = Image.Exif()
-    exif[0x0112] = 6  # rotate 90 on display
+    exif[0x0112] = 6  # stored turned 90 degrees anticlockwise; displayed turned back clockwise
+    stored = rgb.transpose(Image.Transpose.ROTATE_90)
     frames = [rgb.convert("P"), rgb.rotate(90).convert("P")]
-    gray16 = Image.fromarray(np.asarray(rgb.convert("L"), dtype=np.uint16) * 257)
+    gray = rgb.convert("L")
+    gray16 = Image.fromarray(np.asarray(gray, dtype=np.uint16) << 8)  # 8 bits shifted up
     assert gray16.mode == "I;16"
+    gray16_shown = np.rint(np.asarray(gray16, dtype=np.float64) / 65535 * 255).astype(np.uint8)
+    la = _with_transparent_left_half(gray).convert("LA")
+    rgba = _with_transparent_left_half(rgb)
+    cmyk_jpeg = _encode(rgb.convert("CMYK"), "JPEG", quality=95)
     return {
-        "cmyk-jpeg": (_encode(rgb.convert("CMYK"), "JPEG"), "image/jpeg"),
-        "exif-rotated-jpeg": (_encode(rgb, "JPEG", exif=exif), "image/jpeg"),
-        "i16-png": (_encode(gray16, "PNG"), "image/png"),
-        "la-png": (_encode(rgb.convert("LA"), "PNG"), "image/png"),
-        "1bit-bmp": (_encode(rgb.convert("1"), "BMP"), "image/bmp"),
-        "rgba-webp": (_encode(rgb.convert("RGBA"), "WEBP"), "image/webp"),
+        "cmyk-jpeg": (cmyk_jpeg, "image/jpeg", Image.open(io.BytesIO(cmyk_jpeg)).convert("RGB")),
+        "exif-rotated-jpeg": (
+            _encode(stored, "JPEG", quality=95, exif=exif),
+            "image/jpeg",
+            Image.open(io.BytesIO(_encode(stored, "JPEG", quality=95))).transpose(
+                Image.Transpose.ROTATE_270
+            ),
+        ),
+        "i16-png": (
+            _encode(gray16, "PNG"),
+            "image/png",
+            Image.fromarray(gray16_shown).convert("RGB"),
+        ),
+        "la-png": (_encode(la, "PNG"), "image/png", _on_white(la.convert("RGBA"))),
+        "1bit-bmp": (
+            _encode(rgb.convert("1"), "BMP"),
+            "image/bmp",
+            rgb.convert("1").convert("RGB"),
+        ),
+        "rgba-webp": (_encode(rgba, "WEBP", lossless=True), "image/webp", _on_white(rgba)),
         "animated-gif": (
             _encode(frames[0], "GIF", save_all=True, append_images=frames[1:]),
             "image/gif",
+            frames[0].convert("RGB"),  # the first frame
         ),
-        "cmyk-tiff": (_encode(rgb.convert("CMYK"), "TIFF"), "image/tiff"),
+        "cmyk-tiff": (
+            _encode(rgb.convert("CMYK"), "TIFF"),
+            "image/tiff",
+            rgb.convert("CMYK").convert("RGB"),
+        ),
     }
 
 
@@ -166,9 +208,12 @@ ODD_IMAGES = _odd_images()
 
 
 @pytest.mark.parametrize("name", sorted(ODD_IMAGES))
-def test_predict_accepts_every_pixel_mode_and_orientation(
+def test_every_pixel_mode_and_orientation_is_read_as_the_picture_a_viewer_shows(
     api_server: UvicornServer, name: str
 ) -> None:
-    data, content_type = ODD_IMAGES[name]
+    """Each file's prediction is exactly that of its upright RGB picture sent as a PNG."""
+    data, content_type, shown = ODD_IMAGES[name]
     response = post_raw(api_server, data, content_type)
     assert response.status_code == 200, response.text
+    expected = post_raw(api_server, _encode(shown, "PNG"), "image/png").json()
+    assert response.json()["ai_probability"] == expected["ai_probability"]
