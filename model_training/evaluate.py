@@ -26,7 +26,7 @@ from model_training.checkpoints import load_checkpoint
 from model_training.data.dataset import image_logits
 from model_training.eval_plots import plot_confusion, plot_reliability, plot_robustness, plot_roc
 from model_training.lit_module import AiOrNotModule
-from model_training.tracking import ensure_wandb_mode, run_id_from_path
+from model_training.tracking import ensure_wandb_mode, run_id_from_path, tracking_dir
 
 SPLITS = ("val", "test")
 
@@ -186,7 +186,7 @@ def _resume_run(meta: dict[str, Any]) -> Any | None:
     ensure_wandb_mode()
     project = run_path.split("/")[-2] if run_path.count("/") >= 1 else None
     return wandb.init(
-        project=project, id=run_id_from_path(run_path), resume="allow", dir="artifacts"
+        project=project, id=run_id_from_path(run_path), resume="allow", dir=tracking_dir()
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_fn.bundle import MANIFEST_NAME, Manifest
-from model_training.tracking import ensure_wandb_mode, log_files_artifact
+from model_training.tracking import ensure_wandb_mode, log_files_artifact, tracking_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,18 +45,18 @@ def lineage_for(checkpoint: str, meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def log_bundle_artifact(out: Path, manifest: Manifest, meta: dict[str, Any]) -> str | None:
-    """When W&B is online, log the bundle as an artifact aliased `prod-ready`; else skip.
+    """Log the bundle as a W&B `model-bundle` artifact aliased `prod-ready`; returns the run path.
 
-    Offline runs are skipped on purpose: an offline artifact serves no deployment until
-    synced. Not covered by tests (W&B servers are unreachable here).
+    Offline (no credentials or no reachable server) the artifact is recorded in the local run,
+    and `wandb sync` publishes it later, as for training's checkpoints (`--no-wandb` or
+    WANDB_MODE=disabled: nothing is logged).
     """
-    if ensure_wandb_mode() != "online":
-        return None
+    mode = ensure_wandb_mode()
     import wandb
 
     run_path = meta.get("wandb_run") or ""
     project = run_path.split("/")[-2] if run_path.count("/") >= 1 else "aiornot"
-    run = wandb.init(project=project, job_type="export", dir="artifacts")
+    run = wandb.init(project=project, job_type="export", dir=tracking_dir())
     try:
         files = {n: out / n for n in [*manifest.files, MANIFEST_NAME]}
         log_files_artifact(
@@ -67,6 +67,9 @@ def log_bundle_artifact(out: Path, manifest: Manifest, meta: dict[str, Any]) -> 
             aliases=["prod-ready", "latest", manifest.version],
             metadata={"version": manifest.version, "test": manifest.metrics.get("test")},
         )
+        if mode == "offline":
+            sync = Path(run.dir).parent
+            print(f"W&B offline: bundle artifact recorded; `wandb sync {sync}` publishes it")
         return str(run.path)
     finally:
         run.finish()

@@ -65,6 +65,11 @@ def ensure_wandb_mode() -> str:
     return "offline"
 
 
+def tracking_dir() -> str:
+    """Where evaluate and export open their W&B runs: WANDB_DIR if set, else ./artifacts."""
+    return os.environ.get("WANDB_DIR") or "artifacts"
+
+
 def wandb_run(trainer: pl.Trainer) -> Any | None:
     """The live W&B run of the trainer's WandbLogger (rank zero only), or None."""
     if not trainer.is_global_zero:

@@ -20,6 +20,7 @@ from model_training.export import RobustnessGateError, export_bundle, main
 from model_training.lit_module import AiOrNotModule
 from model_training.onnx_export import ParityError, open_session, serving_logits
 from model_training.robustness import TIERS
+from tests.model_training.wandb_records import artifacts
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -212,9 +213,23 @@ def test_export_refuses_to_overwrite_an_existing_bundle(
     assert "is not empty" in capsys.readouterr().err
 
 
-@pytest.mark.skip(reason="needs an online W&B server; unreachable here (code path: lineage.py)")
-def test_export_logs_a_prod_ready_artifact_when_wandb_is_online() -> None:
-    raise AssertionError("not runnable offline")
+def test_export_records_the_bundle_as_a_prod_ready_artifact(
+    trained: tuple[Path, AiOrNotDataModule],
+    tmp_path: Path,
+    offline_wandb: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Offline, as here (no W&B server): the artifact `wandb sync` would publish is in the run."""
+    checkpoint, _ = trained
+    out = tmp_path / "bundle"
+    manifest = export_bundle(str(checkpoint), out, min_clean_accuracy=0)
+    assert "wandb sync" in capsys.readouterr().out
+    (artifact,) = artifacts(offline_wandb / "wandb")
+    assert (artifact.name, artifact.type) == ("bundle-aiornot-tiny", "model-bundle")
+    assert {"prod-ready", "latest", manifest.version} <= set(artifact.aliases)
+    entries = {entry.path: entry for entry in artifact.manifest.contents}
+    assert set(entries) == {*manifest.files, "model.json"}
+    assert Path(entries["model.json"].local_path).read_bytes() == (out / "model.json").read_bytes()
 
 
 def test_reading_a_bundle_does_not_import_torch(bundle_dir: Path) -> None:
