@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_fn import store
-from lambda_fn.bundle import BundleError, Manifest, fetch_verified, verify_bundle
+from lambda_fn.bundle import MANIFEST_NAME, BundleError, Manifest, fetch_verified, verify_bundle
 
 DEFAULT_PREFIX = "models"
 
@@ -46,12 +46,19 @@ def version_uri(bucket: str, version: str, prefix: str = DEFAULT_PREFIX) -> str:
 
 
 def publish(directory: Path, bucket: str, *, client: Any, prefix: str = DEFAULT_PREFIX) -> str:
-    """Verify, refuse an existing version, upload the files and then `model.json`."""
+    """Verify, refuse a published version, upload the files and then `model.json`.
+
+    A version is published once its `model.json` exists. Files under a prefix without one
+    are an interrupted publish, never served: publishing again replaces them and finishes.
+    """
     manifest = verify_bundle(directory)
     key_prefix = f"{prefix}/{manifest.version}/"
     uri = version_uri(bucket, manifest.version, prefix)
-    if store.prefix_exists(client, bucket, key_prefix):
+    if store.prefix_exists(client, bucket, key_prefix + MANIFEST_NAME):
         raise RegistryError(f"{uri} already exists; versions are immutable (export a new one)")
+    if store.prefix_exists(client, bucket, key_prefix):
+        print(f"{uri} has files but no {MANIFEST_NAME}: finishing an interrupted publish",
+              file=sys.stderr)  # fmt: skip
     try:
         store.upload_bundle(client, directory, manifest, bucket, key_prefix)
     except ClientError as exc:

@@ -2,8 +2,9 @@
 
 The real writer runs in a child process that SIGKILLs itself halfway through writing the
 bytes; the next reader must find the previous complete checkpoint, never the torn one.
-(Bundles: the export assembles `.NAME.partial` and renames it only after every check, and a
-server verifies every file's sha256 before use; tests/model_training/test_export.py.)
+(Bundles: the export assembles `.NAME.partial` and renames it only after every check, a
+publish writes `model.json` last, and a server verifies every file's sha256 before use; the
+matching kill tests are in tests/model_training/test_export.py and test_registry.py.)
 """
 
 from __future__ import annotations

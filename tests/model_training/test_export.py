@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -238,3 +239,42 @@ def test_reading_a_bundle_does_not_import_torch(bundle_dir: Path) -> None:
         f"verify_bundle({str(bundle_dir)!r}); assert 'torch' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+EXPORT_DIES_WRITING_MODEL_JSON = """
+import os, signal, sys
+from pathlib import Path
+from model_training.export import export_bundle
+write_text = Path.write_text
+def torn(self, data, *args, **kwargs):
+    if self.name == "model.json":
+        write_text(self, data[: len(data) // 2], *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return write_text(self, data, *args, **kwargs)
+Path.write_text = torn
+export_bundle(sys.argv[1], Path(sys.argv[2]), overwrite=True, wandb_log=False,
+              min_clean_accuracy=0)
+"""
+
+
+def test_an_export_killed_while_writing_its_manifest_leaves_the_previous_bundle_whole(
+    trained: tuple[Path, AiOrNotDataModule], bundle_dir: Path, tmp_path: Path
+) -> None:
+    """A torn `model.json` stays in the export's staging directory: the bundle at OUT is the
+    previous one, whole, and the next export replaces the leftovers."""
+    checkpoint, _ = trained
+    out = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, out)
+    before = verify_bundle(out)
+    child = subprocess.run(
+        [sys.executable, "-c", EXPORT_DIES_WRITING_MODEL_JSON, str(checkpoint), str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert child.returncode == -9, child.stderr
+    assert (tmp_path / ".bundle.partial" / "model.json").is_file()  # the torn one, set aside
+    assert verify_bundle(out) == before
+    manifest = export_bundle(
+        str(checkpoint), out, overwrite=True, wandb_log=False, min_clean_accuracy=0
+    )
+    assert verify_bundle(out) == manifest != before
+    assert not (tmp_path / ".bundle.partial").exists()

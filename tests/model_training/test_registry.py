@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from lambda_fn.bundle import verify_bundle, write_manifest
+from lambda_fn.bundle import BundleError, load_bundle, verify_bundle, write_manifest
 from lambda_fn.stem import InputSpec
 from model_training.registry import main
 from tests.s3_server import S3Server, make_tiny_bundle, s3_bucket, s3_server
 
 __all__ = ["s3_bucket", "s3_server"]  # fixtures used below
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -176,3 +179,45 @@ def test_pull_refuses_a_directory_that_is_not_empty(
     code, _, err = _run(capsys, "pull", "v1", "--bucket", s3_bucket, "--out", str(tmp_path / "o"))
     assert code == 1
     assert "is not empty" in err
+
+
+PUBLISH_THEN_DIE = """
+import os, signal, sys
+from pathlib import Path
+from lambda_fn import store
+from model_training.registry import publish
+client = store.s3_client()
+upload_file = client.upload_file
+def upload_one_then_die(*args, **kwargs):
+    upload_file(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+client.upload_file = upload_one_then_die
+publish(Path(sys.argv[1]), sys.argv[2], client=client)
+"""
+
+
+def test_a_publish_killed_mid_upload_is_never_a_version_and_publishing_again_finishes_it(
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SIGKILL after the first file: the prefix is listed incomplete, nothing loads it, and
+    the same publish run again completes the version instead of refusing it as taken."""
+    manifest = make_tiny_bundle(tmp_path / "bundle")
+    child = subprocess.run(
+        [sys.executable, "-c", PUBLISH_THEN_DIE, str(tmp_path / "bundle"), s3_bucket],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert child.returncode == -9, child.stderr
+    uri = f"s3://{s3_bucket}/models/{manifest.version}/"
+    code, out, _ = _run(capsys, "list", "--bucket", s3_bucket, "--json")
+    assert [(v["version"], v["complete"]) for v in json.loads(out)] == [(manifest.version, False)]
+    with pytest.raises(BundleError, match=r"model\.json"):
+        load_bundle(uri, tmp_path / "cache")
+    code, _, err = _run(
+        capsys, "pull", manifest.version, "--bucket", s3_bucket, "--out", str(tmp_path / "p")
+    )
+    assert code == 1 and not (tmp_path / "p").exists()
+
+    code, out, err = _run(capsys, "publish", str(tmp_path / "bundle"), "--bucket", s3_bucket)
+    assert (code, out.strip()) == (0, uri), err
+    assert "finishing an interrupted publish" in err
+    assert load_bundle(uri, tmp_path / "cache").manifest == manifest
