@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,9 @@ def evaluate(
         threshold,
         probs["test"],  # the clean tier: already scored above
     )
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    staging = out / ".metrics.json.partial"  # renamed into place: never a torn metrics.json
+    staging.write_text(json.dumps(metrics, indent=2) + "\n")
+    os.replace(staging, out / "metrics.json")
     predictions = {
         split: (torch.from_numpy(probs[split]).float(), torch.from_numpy(logits[split][1]))
         for split in SPLITS

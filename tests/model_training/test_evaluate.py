@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,3 +126,32 @@ def test_evaluate_logs_metrics_and_plots_as_images_into_an_active_wandb_run(
         "confusion",
         "robustness",
     }
+
+
+EVALUATE_DIES_WRITING_METRICS = """
+import os, signal, sys
+from pathlib import Path
+from model_training.evaluate import main
+write_text = Path.write_text
+def torn(self, data, *args, **kwargs):
+    if "metrics.json" in self.name:
+        write_text(self, data[: len(data) // 2], *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return write_text(self, data, *args, **kwargs)
+Path.write_text = torn
+main(checkpoint=sys.argv[1], out=Path(sys.argv[2]), wandb_log=False)
+"""
+
+
+def test_an_evaluation_killed_while_writing_metrics_leaves_the_previous_file_whole(
+    checkpoint: Path, tmp_path: Path
+) -> None:
+    """The export reads metrics.json into the model card: a torn one must never replace it."""
+    previous = '{"test": {"accuracy": 0.5}}\n'
+    (tmp_path / "metrics.json").write_text(previous)
+    child = subprocess.run(
+        [sys.executable, "-c", EVALUATE_DIES_WRITING_METRICS, str(checkpoint), str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert child.returncode == -9, child.stderr
+    assert (tmp_path / "metrics.json").read_text() == previous
