@@ -89,8 +89,8 @@ def export_bundle(directory: Path, preset: Preset, seed: int = 0) -> Path:
     """A random-weight model of `preset` as a real bundle (latency does not depend on weights)."""
     import torch
 
-    from lambda_fn.bundle import write_manifest
     from lambda_fn.stem import InputSpec
+    from model_training.bundle_writer import write_manifest
     from model_training.models.resnet import build_resnet
     from model_training.onnx_export import export_onnx
 

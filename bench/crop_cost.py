@@ -44,7 +44,7 @@ def measure(preset: Preset, work: Path, repeats: int) -> list[dict[str, Any]]:
     """One row per upload size: crops, model and request ms for both contracts, and ratios."""
     import onnxruntime as ort
 
-    from lambda_fn.bundle import read_manifest
+    from lambda_fn.manifest import read_manifest
     from model_training.onnx_export import open_session
 
     native = export_bundle(work / f"bundle-{preset.name}", preset)

@@ -104,7 +104,7 @@ def build_target(args: argparse.Namespace) -> Target:
     if args.action == "deploy":
         if args.model is None:
             raise SystemExit("deploy needs --model DIR (a bundle from `make export`)")
-        from lambda_fn.bundle import verify_bundle  # refuse a broken bundle before deploying
+        from lambda_fn.manifest import verify_bundle  # refuse a broken bundle before deploying
 
         context["modelVersion"] = verify_bundle(args.model).version
         context["imageTag"] = source_tag(ROOT, args.architecture)
@@ -113,7 +113,7 @@ def build_target(args: argparse.Namespace) -> Target:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from lambda_fn.bundle import BundleError
+    from lambda_fn.manifest import BundleError
 
     try:
         target = build_target(args)

@@ -10,15 +10,16 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from lambda_fn.bundle import Manifest
-from lambda_fn.errors import ApiError, install_error_handlers
+from lambda_fn.errors import error_response, install_error_handlers
 from lambda_fn.image_contract import ImageError
 from lambda_fn.inputs import JSON_TYPE, MULTIPART_TYPE, RAW_MEDIA_TYPES, read_image_request
+from lambda_fn.manifest import Manifest
 from lambda_fn.observability import RequestLogMiddleware, logger
-from lambda_fn.predictor import ModelHolder
+from lambda_fn.predictor import HeatmapUnavailable, ModelHolder, ModelUnavailable
 from lambda_fn.schemas import ErrorBody, Health, ModelRef, Prediction, PredictJson, Timings
 from lambda_fn.settings import Settings
 
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.models = models
     install_error_handlers(app)
+    for domain_error in (ImageError, HeatmapUnavailable, ModelUnavailable):
+        app.add_exception_handler(domain_error, _domain_error)
     _add_routes(app, settings, models)
     if settings.cors_origins:
         app.add_middleware(
@@ -101,6 +104,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(StagePrefixMiddleware, root_path=settings.api_root_path)
     app.add_middleware(RequestLogMiddleware, emit_metrics=settings.in_lambda)
     return app
+
+
+def error_code(exc: Exception) -> str:
+    """The one place a domain failure becomes the contract's error code (and so its status)."""
+    if isinstance(exc, ImageError):
+        return (
+            exc.code
+            if exc.code in ("image_too_large", "unsupported_media_type")
+            else "invalid_image"
+        )
+    if isinstance(exc, HeatmapUnavailable):
+        return "validation_error"
+    if isinstance(exc, ModelUnavailable):
+        return "model_unavailable"
+    raise TypeError(f"not a domain error: {exc!r}") from exc
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    code = error_code(exc)
+    request.state.error_code = code
+    return error_response(code, str(exc))
 
 
 class StagePrefixMiddleware:
@@ -139,16 +163,12 @@ def _add_routes(app: FastAPI, settings: Settings, models: ModelHolder) -> None:
         request.state.model_version = manifest.version
         image = await read_image_request(request, settings.max_body_bytes)
         request.state.input_style, request.state.image_bytes = image.style, len(image.data)
-        try:
-            # Inline, not in a worker thread: the work is CPU-bound and already parallel inside
-            # ONNX Runtime, Lambda sends one request at a time, and the thread hop cost ~5 ms
-            # (a GIL switch interval) on a busy machine - more than the tiny model's inference.
-            answer = predictor.predict(
-                image.data, explain=explain or image.explain, max_pixels=settings.max_pixels
-            )
-        except ImageError as exc:
-            code = exc.code if exc.code in ("image_too_large", "unsupported_media_type") else None
-            raise ApiError(code or "invalid_image", exc.message) from exc
+        # Inline, not in a worker thread: the work is CPU-bound and already parallel inside
+        # ONNX Runtime, Lambda sends one request at a time, and the thread hop cost ~5 ms
+        # (a GIL switch interval) on a busy machine - more than the tiny model's inference.
+        answer = predictor.predict(
+            image.data, explain=explain or image.explain, max_pixels=settings.max_pixels
+        )
         timings = {**answer.timings_ms, "total": round((perf_counter() - start) * 1000, 3)}
         request.state.timings_ms = timings
         request.state.label, request.state.ai_probability = answer.label, answer.ai_probability

@@ -14,10 +14,11 @@ import logging
 import os
 import platform
 from pathlib import Path
+from typing import Any
 
 import onnxruntime as ort
 
-from lambda_fn.bundle import sha256_file
+from lambda_fn.manifest import MANIFEST_NAME, MODEL_NAME, BundleError, Manifest, sha256_file
 
 log = logging.getLogger("aiornot.ort")
 PROVIDERS = ["CPUExecutionProvider"]
@@ -124,3 +125,27 @@ def create_session(
         log.warning("could not cache the optimized model: %s", exc)
         staging.unlink(missing_ok=True)
     return session, False
+
+
+def check_session_io(session: Any, manifest: Manifest) -> None:
+    """Refuse an ONNX Runtime session whose graph disagrees with its manifest."""
+    inputs = session.get_inputs()
+    if len(inputs) != 1 or inputs[0].name != "image":
+        names = [i.name for i in inputs]
+        raise BundleError(f"{MODEL_NAME}: expected one input 'image', got {names}", file=MODEL_NAME)
+    size = manifest.input_spec().crop_size
+    shape = list(inputs[0].shape)  # dynamic dims come back as str or None
+    fixed = [d for d in shape[2:] if isinstance(d, int)]
+    if len(shape) != 4 or shape[1] != 3 or any(d != size for d in fixed):
+        raise BundleError(
+            f"{MODEL_NAME}: input shape {shape} does not take (N, 3, {size}, {size}) images "
+            f"as {MANIFEST_NAME} says",
+            file=MODEL_NAME,
+        )
+    graph_outputs = [o.name for o in session.get_outputs()]
+    wanted = [o.name for o in manifest.outputs]
+    if graph_outputs != wanted:
+        raise BundleError(
+            f"{MODEL_NAME}: outputs {graph_outputs} differ from {MANIFEST_NAME}'s {wanted}",
+            file=MODEL_NAME,
+        )

@@ -14,13 +14,21 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from lambda_fn.bundle import MODEL_NAME, Bundle, check_session_io, load_bundle
-from lambda_fn.errors import ApiError
-from lambda_fn.ort_session import create_session
+from lambda_fn.loader import Bundle, load_bundle
+from lambda_fn.manifest import MODEL_NAME
+from lambda_fn.ort_session import check_session_io, create_session
 from lambda_fn.settings import Settings
 from lambda_fn.stem import InputSpec, aggregate, assemble_heatmap, prepare
 
 log = logging.getLogger("aiornot.model")
+
+
+class ModelUnavailable(RuntimeError):
+    """No model can answer: the bundle is not loaded (or failed to), or gave no valid answer."""
+
+
+class HeatmapUnavailable(ValueError):
+    """A heatmap was asked of a bundle whose graph has no `cam` output."""
 
 
 def sigmoid(z: np.ndarray | float) -> np.ndarray:
@@ -111,13 +119,14 @@ class Predictor:
         self.predict(buffer.getvalue(), explain=len(self._outputs) > 1, max_pixels=32 * 32)
 
     def predict(self, data: bytes, *, explain: bool, max_pixels: int) -> Answer:
-        """Decode, preprocess, infer; raises the contract's ImageError for bad input."""
+        """Decode, preprocess, infer; raises the contract's ImageError for bad input,
+        HeatmapUnavailable or ModelUnavailable."""
         manifest = self.bundle.manifest
         if explain and len(self._outputs) < 2:
-            raise ApiError("validation_error", "explain=true: this model has no heatmap output.")
+            raise HeatmapUnavailable("explain=true: this model has no heatmap output.")
         result = infer(self.session, data, self._spec, max_pixels=max_pixels, explain=explain)
         if not math.isfinite(result.logit):
-            raise ApiError("model_unavailable", "The model gave no valid answer for this image.")
+            raise ModelUnavailable("The model gave no valid answer for this image.")
         probability = float(sigmoid(result.logit / self._temperature))
         heatmap = None
         if result.cam is not None:
@@ -182,11 +191,10 @@ class ModelHolder:
         )
 
     def require(self) -> Predictor:
-        """The predictor, or the contract's 503."""
+        """The predictor, or ModelUnavailable."""
         predictor = self.ensure_loaded()
         if predictor is None:
-            raise ApiError(
-                "model_unavailable",
+            raise ModelUnavailable(
                 "The model is not available: its bundle could not be loaded or verified. "
                 "The operator should check the server log and MODEL_URI; retry later.",
             )

@@ -18,6 +18,20 @@ LAMBDA_MB_PER_VCPU = 1769  # Lambda allocates one full vCPU per 1,769 MB of memo
 LAMBDA_MAX_VCPUS = 6
 
 
+class S3Settings(BaseSettings):
+    """How the model store is reached (`AIORNOT_S3_RETRIES`, `_CONNECT_TIMEOUT`, `_READ_TIMEOUT`).
+
+    botocore's `max_attempts` counts retries after the first try. On Lambda, lower the
+    timeouts so a hanging store fails within the 10 s init phase instead of after ~150 s.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="AIORNOT_S3_", extra="ignore", frozen=True)
+
+    retries: int = Field(default=4, ge=0)
+    connect_timeout: float = Field(default=5.0, gt=0, description="seconds")
+    read_timeout: float = Field(default=30.0, gt=0, description="seconds")
+
+
 class Settings(BaseSettings):
     """Serving configuration; every field is an environment variable of the same name."""
 

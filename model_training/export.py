@@ -10,7 +10,6 @@ in a staging directory and renamed into place only when every check passed.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import sys
@@ -20,20 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from lambda_fn.bundle import (
-    CARD_NAME,
-    MODEL_NAME,
-    Manifest,
-    check_session_io,
-    make_version,
-    sha256_file,
-    verify_bundle,
-    write_manifest,
-)
 from lambda_fn.image_contract import DEFAULT_MAX_PIXELS
+from lambda_fn.manifest import CARD_NAME, MODEL_NAME, Manifest, verify_bundle
+from lambda_fn.ort_session import check_session_io
 from lambda_fn.predictor import infer
 from lambda_fn.stem import InputSpec
 from model_training import model_card, robustness
+from model_training.bundle_writer import bundle_version, write_manifest
 from model_training.calibration import binary_metrics, calibrate, calibrated_probs
 from model_training.checkpoints import load_checkpoint
 from model_training.evaluate import datamodule_from_metadata
@@ -175,11 +167,8 @@ def export_bundle(
 
 def _write_card_and_manifest(directory: Path, **fields: Any) -> Manifest:
     """Version from the graphs' hashes, then the card (which names it), then model.json."""
-    graphs = sorted(directory.glob("*.onnx"))
     now = datetime.now(UTC)
-    version = make_version(
-        hashlib.sha256("".join(sha256_file(p) for p in graphs).encode()).hexdigest(), now
-    )
+    version = bundle_version(directory, now)
     card = model_card.render(
         name=fields["name"],
         version=version,

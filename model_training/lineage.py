@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from lambda_fn.bundle import MANIFEST_NAME, Manifest
+from lambda_fn.manifest import MANIFEST_NAME, Manifest
 from model_training.tracking import ensure_wandb_mode, log_files_artifact, tracking_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -16,10 +16,18 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_fn import store
-from lambda_fn.bundle import MANIFEST_NAME, BundleError, Manifest, fetch_verified, verify_bundle
+from lambda_fn.loader import fetch_verified
+from lambda_fn.manifest import (
+    MANIFEST_NAME,
+    MODELS_PREFIX,
+    BundleError,
+    Manifest,
+    VersionAddress,
+    verify_bundle,
+)
+from lambda_fn.s3_download import fetch_manifest, s3_client
 
-DEFAULT_PREFIX = "models"
+DEFAULT_PREFIX = MODELS_PREFIX
 
 
 class RegistryError(RuntimeError):
@@ -41,8 +49,34 @@ class VersionInfo:
     variants: tuple[str, ...] = ()
 
 
-def version_uri(bucket: str, version: str, prefix: str = DEFAULT_PREFIX) -> str:
-    return f"s3://{bucket}/{prefix}/{version}/"
+def prefix_exists(client: Any, bucket: str, prefix: str) -> bool:
+    """True when any object sits under `prefix` (even a partial upload)."""
+    response = client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    return response.get("KeyCount", 0) > 0
+
+
+def list_prefixes(client: Any, bucket: str, prefix: str) -> list[str]:
+    """The immediate "subfolders" of `prefix`, e.g. every version under models/."""
+    paginator = client.get_paginator("list_objects_v2")
+    found: list[str] = []
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        found.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
+    return found
+
+
+def upload_bundle(
+    client: Any, directory: Path, manifest: Manifest, bucket: str, prefix: str
+) -> None:
+    """Upload the listed files, then `model.json` last: a partial upload is never a version."""
+    for name in manifest.files:
+        client.upload_file(str(directory / name), bucket, prefix + name)
+    client.put_object(
+        Bucket=bucket,
+        Key=prefix + MANIFEST_NAME,
+        Body=(directory / MANIFEST_NAME).read_bytes(),
+        ContentType="application/json",
+        IfNoneMatch="*",  # S3 conditional write: never replace a published manifest
+    )
 
 
 def publish(directory: Path, bucket: str, *, client: Any, prefix: str = DEFAULT_PREFIX) -> str:
@@ -52,15 +86,15 @@ def publish(directory: Path, bucket: str, *, client: Any, prefix: str = DEFAULT_
     are an interrupted publish, never served: publishing again replaces them and finishes.
     """
     manifest = verify_bundle(directory)
-    key_prefix = f"{prefix}/{manifest.version}/"
-    uri = version_uri(bucket, manifest.version, prefix)
-    if store.prefix_exists(client, bucket, key_prefix + MANIFEST_NAME):
+    address = VersionAddress(bucket, manifest.version, prefix)
+    key_prefix, uri = address.key_prefix, address.uri
+    if prefix_exists(client, bucket, key_prefix + MANIFEST_NAME):
         raise RegistryError(f"{uri} already exists; versions are immutable (export a new one)")
-    if store.prefix_exists(client, bucket, key_prefix):
+    if prefix_exists(client, bucket, key_prefix):
         print(f"{uri} has files but no {MANIFEST_NAME}: finishing an interrupted publish",
               file=sys.stderr)  # fmt: skip
     try:
-        store.upload_bundle(client, directory, manifest, bucket, key_prefix)
+        upload_bundle(client, directory, manifest, bucket, key_prefix)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
             raise RegistryError(f"{uri} was published concurrently; not overwritten") from exc
@@ -71,11 +105,11 @@ def publish(directory: Path, bucket: str, *, client: Any, prefix: str = DEFAULT_
 def list_versions(bucket: str, *, client: Any, prefix: str = DEFAULT_PREFIX) -> list[VersionInfo]:
     """Every version under the prefix, newest first (version ids sort by time)."""
     found: list[VersionInfo] = []
-    for version_prefix in store.list_prefixes(client, bucket, f"{prefix}/"):
+    for version_prefix in list_prefixes(client, bucket, f"{prefix}/"):
         version = version_prefix.rstrip("/").rsplit("/", 1)[-1]
         uri = f"s3://{bucket}/{version_prefix}"
         try:
-            manifest = store.fetch_manifest(client, bucket, version_prefix)
+            manifest = fetch_manifest(client, bucket, version_prefix)
         except BundleError:
             found.append(VersionInfo(version=version, uri=uri, complete=False))
             continue
@@ -106,8 +140,9 @@ def pull(
         raise RegistryError(f"{out} is not empty; pull into a new directory")
     if out.exists():
         out.rmdir()
-    store.fetch_manifest(client, bucket, f"{prefix}/{version}/")  # a clear "no such version"
-    return fetch_verified(version_uri(bucket, version, prefix), out, client=client)
+    address = VersionAddress(bucket, version, prefix)
+    fetch_manifest(client, bucket, address.key_prefix)  # a clear "no such version"
+    return fetch_verified(address.uri, out, client=client)
 
 
 def _format(info: VersionInfo) -> str:
@@ -151,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    client = store.s3_client(args.endpoint_url)
+    client = s3_client(args.endpoint_url)
     try:
         if args.command == "publish":
             print(publish(args.directory, args.bucket, client=client, prefix=args.prefix))

@@ -7,7 +7,6 @@ exists is reused, so a second run goes straight to serving. One Ctrl-C stops eve
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import signal
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import boto3
 import httpx
+
+from lambda_fn.manifest import read_manifest, version_uri
 
 PY = sys.executable
 HOST = "127.0.0.1"
@@ -217,8 +218,7 @@ def publish_to_store(bundle: Path, store_env: dict[str, str]) -> str:
     say(f"[6/7] publish it to the local model store: {shlex.join(command)}")
     if subprocess.run(command, env=env, check=False).returncode != 0:
         raise DemoError("publishing the bundle failed; see the output above.")
-    version = json.loads((bundle / "model.json").read_text())["version"]
-    return f"s3://{BUCKET}/models/{version}/"
+    return version_uri(BUCKET, read_manifest(bundle).version)
 
 
 def serve(args: argparse.Namespace, bundle: Path, example: str) -> int:

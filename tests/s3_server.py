@@ -22,8 +22,9 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from lambda_fn.bundle import Manifest, write_manifest
+from lambda_fn.manifest import Manifest
 from lambda_fn.stem import InputSpec
+from model_training.bundle_writer import write_manifest
 from tests.background_http import BackgroundHTTPServer
 
 REGION = "us-east-1"

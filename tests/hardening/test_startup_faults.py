@@ -23,8 +23,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lambda_fn.bundle import read_manifest
-from lambda_fn.store import s3_client, upload_bundle
+from lambda_fn.manifest import read_manifest
+from lambda_fn.s3_download import s3_client
+from model_training.registry import upload_bundle
 from tests.hardening.corpus import image_bytes
 from tests.http_server import UvicornServer
 from tests.s3_server import FlakyProxy, aws_test_env, make_tiny_bundle, s3_bucket, s3_server  # noqa: F401

@@ -11,7 +11,7 @@ import pytest
 from infra.deploy import ROOT, main, run
 from infra.deploy_plan import Step
 from infra.image_tag import source_tag
-from lambda_fn.bundle import Manifest
+from lambda_fn.manifest import Manifest
 from tests.s3_server import make_tiny_bundle
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"

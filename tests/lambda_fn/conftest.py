@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lambda_fn.bundle import Manifest, write_manifest
+from lambda_fn.manifest import Manifest
 from lambda_fn.stem import InputSpec
+from model_training.bundle_writer import write_manifest
 from tests.http_server import UvicornServer
 
 IMAGE_SIZE = 64

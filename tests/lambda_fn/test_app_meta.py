@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from lambda_fn.bundle import read_manifest
+from lambda_fn.manifest import read_manifest
 from tests.http_server import UvicornServer
 
 

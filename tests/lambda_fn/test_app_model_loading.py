@@ -8,10 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lambda_fn.bundle import read_manifest
+from lambda_fn.manifest import read_manifest
 from lambda_fn.predictor import ModelHolder, Predictor
+from lambda_fn.s3_download import s3_client
 from lambda_fn.settings import Settings
-from lambda_fn.store import s3_client, upload_bundle
+from model_training.registry import upload_bundle
 from tests.http_server import UvicornServer
 from tests.lambda_fn.conftest import make_image
 from tests.s3_server import s3_bucket, s3_server  # noqa: F401  (fixtures)
@@ -105,7 +106,7 @@ def logit_only_copy(bundle: Path, destination: Path) -> Path:
     """The bundle with its graph's `cam` output removed: a valid model without a heatmap."""
     import onnx
 
-    from lambda_fn.bundle import write_manifest
+    from model_training.bundle_writer import write_manifest
 
     manifest = read_manifest(bundle)
     destination.mkdir()

@@ -13,7 +13,7 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from lambda_fn.bundle import read_manifest
+from lambda_fn.manifest import read_manifest
 from lambda_fn.stem import crop_grid, prepare
 from tests.http_server import UvicornServer
 from tests.lambda_fn.conftest import FORMATS, TEMPERATURE, make_image

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from datetime import UTC, datetime
@@ -10,16 +11,11 @@ from pathlib import Path
 import onnxruntime as ort
 import pytest
 
-from lambda_fn.bundle import (
-    BundleError,
-    Manifest,
-    check_session_io,
-    load_bundle,
-    make_version,
-    verify_bundle,
-    write_manifest,
-)
+from lambda_fn.loader import load_bundle
+from lambda_fn.manifest import BundleError, Manifest, verify_bundle
+from lambda_fn.ort_session import check_session_io
 from lambda_fn.stem import InputSpec
+from model_training.bundle_writer import bundle_version, write_manifest
 from tests.s3_server import make_tiny_bundle
 
 
@@ -36,10 +32,16 @@ def _edit_manifest(directory: Path, **changes: object) -> None:
     path.write_text(json.dumps(data))
 
 
-def test_make_version_is_sortable_timestamp_plus_short_hash() -> None:
+def test_the_version_is_a_sortable_timestamp_plus_the_graphs_short_hash(tmp_path: Path) -> None:
+    (tmp_path / "model.onnx").write_bytes(b"graph")
+    (tmp_path / "MODEL_CARD.md").write_text("cards do not change the version")
+    graphs = hashlib.sha256(hashlib.sha256(b"graph").hexdigest().encode()).hexdigest()
     when = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
-    assert make_version("3f2a9c1deadbeef", when) == "20261125T120000Z-3f2a9c1"
-    assert make_version("a" * 64, when) < make_version("0" * 64, datetime(2026, 11, 26, tzinfo=UTC))
+    assert bundle_version(tmp_path, when) == f"20261125T120000Z-{graphs[:7]}"
+    (tmp_path / "model.onnx").write_bytes(b"another graph")
+    assert bundle_version(tmp_path, when) != f"20261125T120000Z-{graphs[:7]}"
+    later = bundle_version(tmp_path, datetime(2026, 11, 26, tzinfo=UTC))
+    assert bundle_version(tmp_path, when) < later
 
 
 def test_write_manifest_lists_every_file_with_sha256_and_size(bundle_dir: Path) -> None:

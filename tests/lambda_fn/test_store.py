@@ -1,4 +1,6 @@
-"""Loading bundles from a real S3 API (moto's server over HTTP): cache, verification, retries."""
+"""Loading bundles from a real S3 API (moto's server over HTTP): cache, verification, retries.
+
+Publishing is model_training.registry's; these tests use its upload to set up a version."""
 
 from __future__ import annotations
 
@@ -7,8 +9,10 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from lambda_fn import store
-from lambda_fn.bundle import BundleError, load_bundle, verify_bundle
+from lambda_fn import s3_download
+from lambda_fn.loader import load_bundle
+from lambda_fn.manifest import BundleError, VersionAddress, verify_bundle, version_uri
+from model_training.registry import upload_bundle
 from tests.s3_server import FlakyProxy, S3Server, make_tiny_bundle, s3_bucket, s3_server
 
 __all__ = ["s3_bucket", "s3_server"]  # fixtures used below
@@ -18,14 +22,17 @@ def _publish(s3: S3Server, bucket: str, directory: Path, version: str | None = N
     """Upload a bundle the way the registry does (files, then model.json)."""
     manifest = make_tiny_bundle(directory)
     prefix = f"models/{version or manifest.version}/"
-    store.upload_bundle(s3.client(), directory, manifest, bucket, prefix)
+    upload_bundle(s3.client(), directory, manifest, bucket, prefix)
     return f"s3://{bucket}/{prefix}"
 
 
-def test_parse_s3_uri_splits_bucket_and_prefix() -> None:
-    assert store.parse_s3_uri("s3://b/models/V") == ("b", "models/V/")
+def test_a_version_uri_splits_into_bucket_prefix_and_version_and_back() -> None:
+    address = VersionAddress.parse("s3://b/models/V")
+    assert (address.bucket, address.prefix, address.version) == ("b", "models", "V")
+    assert (address.key_prefix, address.uri) == ("models/V/", "s3://b/models/V/")
+    assert version_uri("b", "V") == "s3://b/models/V/"
     with pytest.raises(BundleError, match="expected s3://BUCKET"):
-        store.parse_s3_uri("s3://only-bucket/")
+        VersionAddress.parse("s3://only-bucket/")
 
 
 def test_load_from_s3_downloads_once_into_the_cache(
@@ -59,7 +66,8 @@ def test_a_corrupted_object_is_refused_naming_the_file(
     s3_server: S3Server, s3_bucket: str, tmp_path: Path
 ) -> None:
     uri = _publish(s3_server, s3_bucket, tmp_path / "src")
-    bucket, prefix = store.parse_s3_uri(uri)
+    address = VersionAddress.parse(uri)
+    bucket, prefix = address.bucket, address.key_prefix
     original = (tmp_path / "src" / "model.onnx").read_bytes()
     corrupt = bytes([original[0] ^ 0xFF]) + original[1:]
     s3_server.client().put_object(Bucket=bucket, Key=prefix + "model.onnx", Body=corrupt)
@@ -73,7 +81,8 @@ def test_a_missing_object_is_refused_naming_the_file(
     s3_server: S3Server, s3_bucket: str, tmp_path: Path
 ) -> None:
     uri = _publish(s3_server, s3_bucket, tmp_path / "src")
-    bucket, prefix = store.parse_s3_uri(uri)
+    address = VersionAddress.parse(uri)
+    bucket, prefix = address.bucket, address.key_prefix
     s3_server.client().delete_object(Bucket=bucket, Key=prefix + "MODEL_CARD.md")
     with pytest.raises(BundleError, match=r"MODEL_CARD\.md: download failed"):
         load_bundle(uri, tmp_path / "cache")
@@ -135,10 +144,11 @@ def test_a_published_manifest_is_never_overwritten(
     s3_server: S3Server, s3_bucket: str, tmp_path: Path
 ) -> None:
     uri = _publish(s3_server, s3_bucket, tmp_path / "src")
-    bucket, prefix = store.parse_s3_uri(uri)
+    address = VersionAddress.parse(uri)
+    bucket, prefix = address.bucket, address.key_prefix
     manifest = verify_bundle(tmp_path / "src")
     with pytest.raises(ClientError, match="PreconditionFailed"):
-        store.upload_bundle(s3_server.client(), tmp_path / "src", manifest, bucket, prefix)
+        upload_bundle(s3_server.client(), tmp_path / "src", manifest, bucket, prefix)
 
 
 def test_timeouts_and_retries_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -146,6 +156,6 @@ def test_timeouts_and_retries_come_from_the_environment(monkeypatch: pytest.Monk
     monkeypatch.setenv("AIORNOT_S3_READ_TIMEOUT", "2")
     monkeypatch.setenv("AIORNOT_S3_RETRIES", "1")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    config = store.s3_client().meta.config
+    config = s3_download.s3_client().meta.config
     assert (config.connect_timeout, config.read_timeout) == (1.5, 2.0)
     assert config.retries["total_max_attempts"] == 2  # the first try and one retry

@@ -13,7 +13,8 @@ import lightning.pytorch as pl
 import numpy as np
 import pytest
 
-from lambda_fn.bundle import load_bundle, verify_bundle
+from lambda_fn.loader import load_bundle
+from lambda_fn.manifest import verify_bundle
 from lambda_fn.stem import InputSpec
 from model_training.calibration import calibrated_probs
 from model_training.data import AiOrNotDataModule
@@ -235,7 +236,7 @@ def test_export_records_the_bundle_as_a_prod_ready_artifact(
 
 def test_reading_a_bundle_does_not_import_torch(bundle_dir: Path) -> None:
     code = (
-        "import sys; from lambda_fn.bundle import verify_bundle; "
+        "import sys; from lambda_fn.manifest import verify_bundle; "
         f"verify_bundle({str(bundle_dir)!r}); assert 'torch' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

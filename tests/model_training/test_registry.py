@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from lambda_fn.bundle import BundleError, load_bundle, verify_bundle, write_manifest
+from lambda_fn.loader import load_bundle
+from lambda_fn.manifest import BundleError, verify_bundle
 from lambda_fn.stem import InputSpec
+from model_training.bundle_writer import write_manifest
 from model_training.registry import main
 from tests.s3_server import S3Server, make_tiny_bundle, s3_bucket, s3_server
 
@@ -184,9 +186,9 @@ def test_pull_refuses_a_directory_that_is_not_empty(
 PUBLISH_THEN_DIE = """
 import os, signal, sys
 from pathlib import Path
-from lambda_fn import store
+from lambda_fn.s3_download import s3_client
 from model_training.registry import publish
-client = store.s3_client()
+client = s3_client()
 upload_file = client.upload_file
 def upload_one_then_die(*args, **kwargs):
     upload_file(*args, **kwargs)

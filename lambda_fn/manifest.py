@@ -1,8 +1,9 @@
-"""The model bundle contract: manifest, verification and loading, torch-free.
+"""The model bundle contract: the manifest's schema, reading and verifying it, the address.
 
 A bundle is a directory (or an `s3://BUCKET/models/VERSION/` prefix) holding
 `model.onnx`, `model.json` and `MODEL_CARD.md`. Every file is listed in the
 manifest with its sha256 and size, and nothing is served until all of them check out.
+Writing manifests and publishing live in `model_training` (the server never publishes).
 """
 
 from __future__ import annotations
@@ -10,10 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ MANIFEST_NAME = "model.json"
 MODEL_NAME = "model.onnx"
 CARD_NAME = "MODEL_CARD.md"
 SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # a file or version name: no paths, no "..".
+MODELS_PREFIX = "models"  # the registry's key prefix: s3://BUCKET/models/VERSION/
 
 
 class BundleError(ValueError):
@@ -134,83 +134,9 @@ class Manifest(BaseModel):
         return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=False) + "\n"
 
 
-@dataclass(frozen=True)
-class Bundle:
-    """A verified bundle on local disk."""
-
-    manifest: Manifest
-    directory: Path
-    model_path: Path
-
-    def variant_path(self, name: str) -> Path:
-        variant = self.manifest.variants.get(name)
-        if variant is None:
-            raise BundleError(f"{MANIFEST_NAME}: no variant {name!r}", file=MANIFEST_NAME)
-        return self.directory / variant.file
-
-
 def sha256_file(path: Path) -> str:
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def hash_files(directory: Path) -> dict[str, FileEntry]:
-    """Hash every regular file in `directory` except the manifest itself."""
-    return {
-        path.name: FileEntry(sha256=sha256_file(path), bytes=path.stat().st_size)
-        for path in sorted(directory.iterdir())
-        if path.is_file() and path.name != MANIFEST_NAME and not path.name.startswith(".")
-    }
-
-
-def make_version(content_hash: str, now: datetime | None = None) -> str:
-    """A sortable, unique version id: UTC timestamp plus a short content hash."""
-    now = (now or datetime.now(UTC)).astimezone(UTC)
-    return f"{now:%Y%m%dT%H%M%SZ}-{content_hash[:7]}"
-
-
-def write_manifest(
-    directory: Path,
-    *,
-    name: str,
-    input_spec: InputSpec,
-    outputs: list[dict[str, Any]],
-    calibration: dict[str, Any],
-    threshold: float,
-    metrics: dict[str, Any],
-    lineage: dict[str, Any],
-    version: str | None = None,
-    variants: dict[str, dict[str, Any]] | None = None,
-    now: datetime | None = None,
-) -> Manifest:
-    """Hash the files already in `directory` and write `model.json` beside them."""
-    directory = Path(directory)
-    now = (now or datetime.now(UTC)).astimezone(UTC)
-    files = hash_files(directory)
-    if MODEL_NAME not in files:
-        raise BundleError(
-            f"{directory / MODEL_NAME}: missing; export the graph first", file=MODEL_NAME
-        )
-    content = hashlib.sha256(
-        "".join(f"{k}:{v.sha256}\n" for k, v in sorted(files.items())).encode()
-    ).hexdigest()
-    manifest = Manifest.model_validate(
-        {
-            "name": name,
-            "version": version or make_version(content, now),
-            "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "files": files,
-            "input": input_spec.to_dict(),
-            "outputs": outputs,
-            "calibration": calibration,
-            "threshold": threshold,
-            "metrics": metrics,
-            "lineage": lineage,
-            "variants": variants or {},
-        }
-    )
-    (directory / MANIFEST_NAME).write_text(manifest.dump_json())
-    return manifest
 
 
 def read_manifest(directory: Path) -> Manifest:
@@ -279,80 +205,35 @@ def verify_bundle(directory: Path) -> Manifest:
     return manifest
 
 
-def load_bundle(uri: str, cache_dir: Path) -> Bundle:
-    """Load a verified bundle from a local directory or an `s3://` prefix (cached once)."""
-    if uri.startswith("s3://"):
-        directory, manifest = _cached_from_s3(uri, Path(cache_dir))
-    else:
-        directory = Path(uri.removeprefix("file://")).expanduser()
-        manifest = verify_bundle(directory)
-    return Bundle(manifest=manifest, directory=directory, model_path=directory / MODEL_NAME)
+@dataclass(frozen=True)
+class VersionAddress:
+    """Where one published version lives: `s3://BUCKET/PREFIX/VERSION/`."""
+
+    bucket: str
+    version: str
+    prefix: str = MODELS_PREFIX
+
+    @property
+    def key_prefix(self) -> str:
+        """The S3 key prefix of the version's files, ending in `/`."""
+        return f"{self.prefix}/{self.version}/" if self.prefix else f"{self.version}/"
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key_prefix}"
+
+    @classmethod
+    def parse(cls, uri: str) -> VersionAddress:
+        """`s3://BUCKET/PREFIX/VERSION/` back into its parts, refusing anything else."""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        prefix, _, version = key.strip("/").rpartition("/")
+        if not uri.startswith("s3://") or not bucket or not version:
+            raise BundleError(f"{uri}: expected s3://BUCKET/models/VERSION/")
+        if not re.fullmatch(SAFE_NAME, version):
+            raise BundleError(f"{uri}: {version!r} is not a valid version name")
+        return cls(bucket=bucket, version=version, prefix=prefix)
 
 
-def _cached_from_s3(uri: str, cache_dir: Path) -> tuple[Path, Manifest]:
-    """Reuse `cache_dir/VERSION` if it verifies; else fetch it again."""
-    target = cache_dir / _version_of(uri)
-    if target.exists():
-        try:
-            return target, verify_bundle(target)
-        except BundleError:
-            shutil.rmtree(target, ignore_errors=True)  # a stale or damaged cache: fetch again
-    return target, fetch_verified(uri, target)
-
-
-def _version_of(uri: str) -> str:
-    """The last segment of an `s3://.../models/VERSION/` URI, refused unless a plain name."""
-    version = uri.rstrip("/").rsplit("/", 1)[-1]
-    if not re.fullmatch(SAFE_NAME.strip("^$"), version):
-        raise BundleError(f"{uri}: {version!r} is not a valid version name")
-    return version
-
-
-def fetch_verified(uri: str, target: Path, *, client: Any | None = None) -> Manifest:
-    """Download an `s3://` bundle into `target` atomically: staged, verified, then renamed."""
-    from lambda_fn import store  # boto3 only when S3 is actually used
-
-    bucket, prefix = store.parse_s3_uri(uri)
-    version = _version_of(uri)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=target.parent))
-    try:
-        manifest = store.download_bundle(bucket, prefix, staging, client=client)
-        if manifest.version != version:
-            raise BundleError(
-                f"{uri}{MANIFEST_NAME}: manifest version {manifest.version!r} does not match "
-                f"the URI's version {version!r}",
-                file=MANIFEST_NAME,
-            )
-        verify_bundle(staging)
-        try:
-            staging.rename(target)
-        except OSError:  # another process won the race; use its copy if it verifies
-            verify_bundle(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return manifest
-
-
-def check_session_io(session: Any, manifest: Manifest) -> None:
-    """Refuse an ONNX Runtime session whose graph disagrees with its manifest."""
-    inputs = session.get_inputs()
-    if len(inputs) != 1 or inputs[0].name != "image":
-        names = [i.name for i in inputs]
-        raise BundleError(f"{MODEL_NAME}: expected one input 'image', got {names}", file=MODEL_NAME)
-    size = manifest.input_spec().crop_size
-    shape = list(inputs[0].shape)  # dynamic dims come back as str or None
-    fixed = [d for d in shape[2:] if isinstance(d, int)]
-    if len(shape) != 4 or shape[1] != 3 or any(d != size for d in fixed):
-        raise BundleError(
-            f"{MODEL_NAME}: input shape {shape} does not take (N, 3, {size}, {size}) images "
-            f"as {MANIFEST_NAME} says",
-            file=MODEL_NAME,
-        )
-    graph_outputs = [o.name for o in session.get_outputs()]
-    wanted = [o.name for o in manifest.outputs]
-    if graph_outputs != wanted:
-        raise BundleError(
-            f"{MODEL_NAME}: outputs {graph_outputs} differ from {MANIFEST_NAME}'s {wanted}",
-            file=MODEL_NAME,
-        )
+def version_uri(bucket: str, version: str, prefix: str = MODELS_PREFIX) -> str:
+    """The `MODEL_URI` of one published version."""
+    return VersionAddress(bucket, version, prefix).uri

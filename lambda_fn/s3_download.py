@@ -1,8 +1,9 @@
-"""S3 access for model bundles: one configured client, uploads and verified downloads.
+"""Reading bundles from S3: one configured client and the verified-download primitives.
 
 Credentials and region come from boto3's standard chain; `AWS_ENDPOINT_URL_S3` (read by
 botocore itself) or an explicit `endpoint_url` points at any S3-compatible store.
-Retries are botocore's "standard" mode, never a hand-written loop.
+Retries are botocore's "standard" mode, never a hand-written loop; timeouts and retries are
+`S3Settings`. Only reads live here: publishing is `model_training.registry`'s job.
 """
 
 from __future__ import annotations
@@ -16,52 +17,30 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from lambda_fn.bundle import MANIFEST_NAME, BundleError, Manifest
+from lambda_fn.manifest import MANIFEST_NAME, BundleError, Manifest
+from lambda_fn.settings import S3Settings
 
-DEFAULT_RETRIES = 4  # botocore's "max_attempts" counts retries after the first try
 NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 
 
-def s3_client(
-    endpoint_url: str | None = None,
-    *,
-    retries: int | None = None,
-    connect_timeout: float | None = None,
-    read_timeout: float | None = None,
-) -> Any:
+def s3_client(endpoint_url: str | None = None, settings: S3Settings | None = None) -> Any:
     """An S3 client with bounded timeouts and botocore's standard retry mode.
 
-    Unset arguments come from `AIORNOT_S3_RETRIES`, `AIORNOT_S3_CONNECT_TIMEOUT` and
+    `settings` defaults to `AIORNOT_S3_RETRIES`, `AIORNOT_S3_CONNECT_TIMEOUT` and
     `AIORNOT_S3_READ_TIMEOUT` (seconds), so a deployment can keep a hanging store from
     outlasting Lambda's init phase.
     """
-    # botocore reads these itself too; reading them here also selects path-style addressing.
+    settings = settings or S3Settings()
+    # botocore reads this itself too; reading it here also selects path-style addressing.
     endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or None
-    if retries is None:
-        retries = int(os.environ.get("AIORNOT_S3_RETRIES", DEFAULT_RETRIES))
-    if connect_timeout is None:
-        connect_timeout = float(os.environ.get("AIORNOT_S3_CONNECT_TIMEOUT", 5.0))
-    if read_timeout is None:
-        read_timeout = float(os.environ.get("AIORNOT_S3_READ_TIMEOUT", 30.0))
     config = Config(
-        retries={"mode": "standard", "max_attempts": retries},
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
+        retries={"mode": "standard", "max_attempts": settings.retries},
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
         # Path-style works on every S3-compatible store (MinIO, moto, LocalStack) and on AWS.
         s3={"addressing_style": "path"} if endpoint_url else None,
     )
     return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
-
-
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """`s3://bucket/models/V/` -> ("bucket", "models/V/")."""
-    if not uri.startswith("s3://"):
-        raise BundleError(f"{uri}: not an s3:// URI")
-    bucket, _, prefix = uri[len("s3://") :].partition("/")
-    prefix = prefix.strip("/")
-    if not bucket or not prefix:
-        raise BundleError(f"{uri}: expected s3://BUCKET/models/VERSION/")
-    return bucket, prefix + "/"
 
 
 def _describe(exc: Exception) -> str:
@@ -110,33 +89,3 @@ def download_bundle(bucket: str, prefix: str, dest: Path, *, client: Any | None 
             ) from exc
     (dest / MANIFEST_NAME).write_text(manifest.dump_json())
     return manifest
-
-
-def prefix_exists(client: Any, bucket: str, prefix: str) -> bool:
-    """True when any object sits under `prefix` (even a partial upload)."""
-    response = client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
-    return response.get("KeyCount", 0) > 0
-
-
-def list_prefixes(client: Any, bucket: str, prefix: str) -> list[str]:
-    """The immediate "subfolders" of `prefix`, e.g. every version under models/."""
-    paginator = client.get_paginator("list_objects_v2")
-    found: list[str] = []
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
-        found.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
-    return found
-
-
-def upload_bundle(
-    client: Any, directory: Path, manifest: Manifest, bucket: str, prefix: str
-) -> None:
-    """Upload the listed files, then `model.json` last: a partial upload is never a version."""
-    for name in manifest.files:
-        client.upload_file(str(directory / name), bucket, prefix + name)
-    client.put_object(
-        Bucket=bucket,
-        Key=prefix + MANIFEST_NAME,
-        Body=(directory / MANIFEST_NAME).read_bytes(),
-        ContentType="application/json",
-        IfNoneMatch="*",  # S3 conditional write: never replace a published manifest
-    )
