@@ -51,17 +51,18 @@ setup: $(STAMP) $(NODE_STAMP) ## Create .venv, install Python and Node tools (ch
 test: setup ## Run the whole test suite
 	$(PY) -m pytest
 
-lint: setup ## ruff (lint and format check) and mypy on lambda_fn and infra
+lint: setup ## ruff (lint and format check), mypy on lambda_fn and infra, the import contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy lambda_fn infra app.py
+	$(VENV)/bin/lint-imports
 
 format: setup ## Format the code with ruff
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
 demo: setup ## The main job, offline: data, train, evaluate, export, publish, then serve API + Gradio
-	$(PY) scripts/demo.py --port $(PORT) --ui-port $(FRONTEND_PORT) --store-port $(STORE_PORT) $(ARGS)
+	$(PY) -m ops.demo --port $(PORT) --ui-port $(FRONTEND_PORT) --store-port $(STORE_PORT) $(ARGS)
 
 validate: setup ## Validate a dataset before training (SOURCE=demo|hub|parquet|folder DATA=path ARGS=--bad-rows=skip)
 	$(PY) -m model_training.data.validate --source $(SOURCE) $(if $(DATA),--path $(DATA)) $(ARGS)
@@ -89,14 +90,14 @@ frontend: setup ## The Gradio app on 127.0.0.1:7860, pointed at `make serve` (AP
 	  $(PY) -m frontend.app
 
 task-root: setup ## Assemble the Lambda task root without Docker (ARCH=x86_64|arm64) and report its size
-	$(PY) scripts/assemble_task_root.py --arch $(ARCH)
+	$(PY) -m ops.task_root --arch $(ARCH)
 
 requirements: setup ## Re-pin lambda_fn/requirements.txt (with hashes) from lambda_fn/requirements.in
 	$(VENV)/bin/pip-compile --allow-unsafe --generate-hashes --no-emit-find-links --no-emit-index-url \
 	  --strip-extras --output-file=lambda_fn/requirements.txt lambda_fn/requirements.in
 
 load-test: setup ## Loopback load test, 5,000 requests at concurrency 16 (ARGS=--test-bundle needs no training)
-	$(PY) scripts/load_test.py --model-uri $(MODEL_URI) $(ARGS)
+	$(PY) -m bench.load_test --model-uri $(MODEL_URI) $(ARGS)
 
 bench: setup ## Benchmark ORT vs PyTorch (latency, crops x model per request, requests, cold start, size, throughput, training) -> docs/BENCHMARKS.md
 	$(PY) -m bench --json build/bench-results.json $(ARGS)
@@ -106,14 +107,14 @@ synth: setup ## Synthesize the CDK app offline into cdk.out/ (cdk-nag runs; fail
 
 deploy: setup ## Deploy to AWS: MODEL=path/to/bundle [STAGE=dev|prod] [ARGS=--dry-run]
 	@test -n "$(MODEL)" || { echo "usage: make deploy MODEL=path/to/bundle [STAGE=dev]"; exit 2; }
-	$(PY) -m infra.deploy deploy --model $(MODEL) --stage $(STAGE) $(ARGS)
+	$(PY) -m ops.deploy deploy --model $(MODEL) --stage $(STAGE) $(ARGS)
 
 destroy: setup ## Remove a deployment [STAGE=dev|prod] (prod keeps bucket, repository, logs)
-	$(PY) -m infra.deploy destroy --stage $(STAGE) $(ARGS)
+	$(PY) -m ops.deploy destroy --stage $(STAGE) $(ARGS)
 
 smoke: setup ## Check a deployment or `make serve`: URL=... [KEY=...]
 	@test -n "$(URL)" || { echo "usage: make smoke URL=https://.../dev/ [KEY=...]"; exit 2; }
-	$(PY) -m infra.smoke $(URL) $(if $(KEY),--key $(KEY))
+	$(PY) -m ops.smoke $(URL) $(if $(KEY),--key $(KEY))
 
 clean: ## Remove build outputs (keeps .venv and node_modules)
 	rm -rf $(ARTIFACTS) build dist cdk.out *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -115,7 +115,7 @@ def import_breakdown(module: str, env: dict[str, str]) -> dict[str, float]:
 
 def measure(preset: Preset, work: Path, repeats: int) -> dict[str, Any]:
     """Median stage times (ms since process start) for both handlers, runs interleaved."""
-    from scripts.apigw_events import rest_event
+    from tests.support.apigw_events import rest_event
 
     bundle = export_bundle(work / f"bundle-{preset.name}", preset)
     ts_path = script_model(bundle, preset)

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from bench.common import Preset, export_bundle, percentile
-from tests.http_server import UvicornServer
+from tests.support.http_server import UvicornServer
 
 HEADERS = {"content-type": "image/jpeg"}
 

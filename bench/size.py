@@ -16,9 +16,9 @@ TORCH_DISTS = ("torch", "sympy", "networkx", "mpmath", "jinja2", "filelock", "fs
 
 
 def assemble(arch: str) -> dict[str, Any]:
-    """scripts/assemble_task_root.py (reuses an identical install) and its size report."""
+    """ops/task_root.py (reuses an identical install) and its size report."""
     subprocess.run(
-        [sys.executable, "scripts/assemble_task_root.py", "--arch", arch],
+        [sys.executable, "-m", "ops.task_root", "--arch", arch],
         cwd=ROOT,
         check=True,
         capture_output=True,

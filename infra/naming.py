@@ -1,6 +1,6 @@
 """Names shared by the CDK app and the deploy script, so both agree without a deployed lookup.
 
-Imports nothing from aws-cdk-lib: `infra.deploy` uses it to print exact commands offline.
+Imports nothing from aws-cdk-lib: `ops.deploy` uses it to print exact commands offline.
 """
 
 from __future__ import annotations

@@ -15,11 +15,11 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra import naming
-from infra.alarms import ServiceAlarms
-from infra.api import InferenceApi
-from infra.image_registry import ImageRegistry
-from infra.inference_function import InferenceFunction
-from infra.model_store import ModelStore, grant_read_prefix
+from infra.components.alarms import ServiceAlarms
+from infra.components.api import InferenceApi
+from infra.components.image_registry import ImageRegistry
+from infra.components.inference_function import InferenceFunction
+from infra.components.model_store import ModelStore, grant_read_prefix
 from infra.settings import Settings
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scripts.assemble_task_root import BOTOCORE_KEEP, ROOT, botocore_prune_command, prune
+from ops.task_root import BOTOCORE_KEEP, ROOT, botocore_prune_command, prune
 
 
 def _touch(root: Path, *names: str) -> None:

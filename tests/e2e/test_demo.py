@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
-from scripts.demo import stage_marker
-from tests.lambda_fn.conftest import export_tiny_resnet
+from ops.demo import stage_marker
+from tests.support.bundles import export_tiny_resnet
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "frontend" / "examples").glob("*.jpg"))
@@ -62,7 +62,7 @@ def wait_for_line(log: Path, line: str, process: subprocess.Popen[str], timeout_
 
 def demo_command(artifacts: Path, ports: dict[str, int], *extra: str) -> list[str]:
     return [
-        sys.executable, "scripts/demo.py",
+        sys.executable, "-m", "ops.demo",
         "--artifacts", str(artifacts),
         "--port", str(ports["api"]), "--ui-port", str(ports["ui"]),
         "--store-port", str(ports["store"]),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.demo import DemoError, Stage, run_stage, stage_marker
+from ops.demo import DemoError, Stage, run_stage, stage_marker
 
 
 def recording_stage(tmp_path: Path, *, exit_code: int = 0, resume: bool = False) -> Stage:

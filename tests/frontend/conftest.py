@@ -12,9 +12,9 @@ import pytest
 from frontend.app import build_app, launch
 from frontend.settings import Settings
 from lambda_fn.manifest import read_manifest
-from tests.http_server import UvicornServer
-from tests.lambda_fn.conftest import export_tiny_resnet, tampered_copy
-from tests.s3_server import s3_bucket, s3_server  # noqa: F401 (fixtures for the flag tests)
+from tests.support.bundles import export_tiny_resnet, tampered_copy
+from tests.support.http_server import UvicornServer
+from tests.support.s3_server import s3_bucket, s3_server  # noqa: F401 (fixtures for the flag tests)
 
 DEMO_DATASET = "demo:v1:seed=0:size=64"
 

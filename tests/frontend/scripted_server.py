@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 
-from tests.background_http import BackgroundHTTPServer
+from tests.support.background_http import BackgroundHTTPServer
 
 
 @dataclass

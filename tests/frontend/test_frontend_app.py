@@ -14,7 +14,7 @@ from PIL import Image
 
 from frontend.app import EXAMPLES_DIR
 from tests.frontend.conftest import RunningFrontend
-from tests.http_server import UvicornServer
+from tests.support.http_server import UvicornServer
 
 EXAMPLE = EXAMPLES_DIR / "real-motorcycle.jpg"
 

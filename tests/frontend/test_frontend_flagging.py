@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from frontend.flagging import FIELDS, FlagStore
-from tests.s3_server import S3Server
+from tests.support.s3_server import S3Server
 
 PREDICTION = {
     "label": "ai",

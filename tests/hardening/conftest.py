@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.http_server import UvicornServer
 from tests.lambda_fn.conftest import images, resnet_bundle  # noqa: F401  (fixtures)
+from tests.support.http_server import UvicornServer
 
 
 def server_pid(server: UvicornServer) -> int:

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from tests.hardening.corpus import Case, build_corpus, exif_rotated_pair
-from tests.http_server import UvicornServer
+from tests.support.http_server import UvicornServer
 
 CORPUS = build_corpus()
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.hardening.conftest import proc_status_kib, server_pid
 from tests.hardening.corpus import png_bomb
-from tests.http_server import UvicornServer
+from tests.support.http_server import UvicornServer
 
 PEAK_GROWTH_LIMIT_KIB = 32 * 1024  # 32 MiB; one decoded 7000 x 7000 grey copy is 47 MiB
 

@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.http_server import UvicornServer
+from tests.support.http_server import UvicornServer
 
 CHECKS = [
     not_a_server_error,

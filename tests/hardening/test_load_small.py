@@ -1,12 +1,12 @@
-"""A small version of `make load-test` (scripts/load_test.py): 500 requests at concurrency 16."""
+"""A small version of `make load-test` (bench/load_test.py): 500 requests at concurrency 16."""
 
 from __future__ import annotations
 
 import pytest
 
-from scripts.load_test import run_load
+from bench.load_test import run_load
 from tests.hardening.conftest import server_pid
-from tests.http_server import UvicornServer
+from tests.support.http_server import UvicornServer
 
 
 @pytest.mark.slow

@@ -27,8 +27,9 @@ from lambda_fn.manifest import read_manifest
 from lambda_fn.s3_download import s3_client
 from model_training.registry import upload_bundle
 from tests.hardening.corpus import image_bytes
-from tests.http_server import UvicornServer
-from tests.s3_server import FlakyProxy, aws_test_env, make_tiny_bundle, s3_bucket, s3_server  # noqa: F401
+from tests.support.bundles import make_tiny_bundle
+from tests.support.http_server import UvicornServer
+from tests.support.s3_server import FlakyProxy, aws_test_env, s3_bucket, s3_server  # noqa: F401
 
 pytestmark = pytest.mark.slow  # a server start per fault (~2 s each)
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from infra.deploy import ROOT, main, run
-from infra.deploy_plan import Step
-from infra.image_tag import source_tag
 from lambda_fn.manifest import Manifest
-from tests.s3_server import make_tiny_bundle
+from ops.deploy import ROOT, main, run
+from ops.deploy_plan import Step
+from ops.image_tag import source_tag
+from tests.support.bundles import make_tiny_bundle
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 TARGET = ["--account", ACCOUNT, "--region", REGION]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.image_tag import source_tag
 from infra.settings import Settings
+from ops.image_tag import source_tag
 
 
 @pytest.fixture

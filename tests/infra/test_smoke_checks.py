@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, UnidentifiedImageError
 
-from infra.smoke import main, run_smoke
-from tests.http_server import UvicornServer
-from tests.s3_server import make_tiny_bundle
+from ops.smoke import main, run_smoke
+from tests.support.bundles import make_tiny_bundle
+from tests.support.http_server import UvicornServer
 
 MODEL = {"name": "aiornot-standin", "version": "20260101T000000Z-0000000"}
 

@@ -6,7 +6,6 @@ The bundle is built once per session. It is the one place to swap in a demo-trai
 from __future__ import annotations
 
 import io
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,46 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lambda_fn.manifest import Manifest
-from lambda_fn.stem import InputSpec
-from model_training.bundle_writer import write_manifest
-from tests.http_server import UvicornServer
+from tests.support.bundles import export_tiny_resnet, tampered_copy
+from tests.support.http_server import UvicornServer
 
-IMAGE_SIZE = 64
-TEMPERATURE = 1.5
 FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF"}
-
-
-def export_tiny_resnet(directory: Path, *, size: int = IMAGE_SIZE, seed: int = 0) -> Manifest:
-    """A random-weight tiny ResNet as a real bundle: `image` in, `logit` and `cam` out."""
-    import torch
-
-    from model_training.models.resnet import build_resnet
-    from model_training.onnx_export import export_onnx
-
-    torch.manual_seed(seed)
-    directory.mkdir(parents=True, exist_ok=True)
-    outputs = export_onnx(build_resnet("tiny").eval(), directory / "model.onnx", size, dynamo=False)
-    (directory / "MODEL_CARD.md").write_text("# aiornot test bundle\n\nRandom weights.\n")
-    return write_manifest(
-        directory,
-        name="aiornot-test-tiny",
-        input_spec=InputSpec(crop_size=size),
-        outputs=outputs,
-        calibration={"temperature": TEMPERATURE},
-        threshold=0.5,
-        metrics={"test": {"accuracy": 0.5}},
-        lineage={"git_commit": None, "wandb_run": None, "dataset": "none", "split": None},
-    )
-
-
-def tampered_copy(bundle: Path, destination: Path) -> Path:
-    """A copy of `bundle` whose model.onnx changed after its manifest was written."""
-    shutil.copytree(bundle, destination)
-    with (destination / "model.onnx").open("r+b") as handle:
-        handle.seek(100)
-        handle.write(b"\x00\x01\x02\x03")
-    return destination
 
 
 def make_image(fmt: str = "JPEG", size: tuple[int, int] = (96, 80), seed: int = 0) -> bytes:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.http_server import UvicornServer
+from tests.support.http_server import UvicornServer
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, str]:

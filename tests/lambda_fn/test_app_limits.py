@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.http_server import UvicornServer
 from tests.lambda_fn.test_app_errors import assert_error, predict
+from tests.support.http_server import UvicornServer
 
 MIB = 1024 * 1024
 

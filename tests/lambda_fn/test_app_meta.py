@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from lambda_fn.manifest import read_manifest
-from tests.http_server import UvicornServer
+from tests.support.http_server import UvicornServer
 
 
 def test_health_names_the_loaded_model(api_server: UvicornServer, resnet_bundle: Path) -> None:

@@ -13,9 +13,9 @@ from lambda_fn.predictor import ModelHolder, Predictor
 from lambda_fn.s3_download import s3_client
 from lambda_fn.settings import Settings
 from model_training.registry import upload_bundle
-from tests.http_server import UvicornServer
 from tests.lambda_fn.conftest import make_image
-from tests.s3_server import s3_bucket, s3_server  # noqa: F401  (fixtures)
+from tests.support.http_server import UvicornServer
+from tests.support.s3_server import s3_bucket, s3_server  # noqa: F401  (fixtures)
 
 
 @pytest.mark.parametrize("memory_mb,threads", [(128, 1), (1769, 1), (3008, 2), (10240, 6)])

@@ -15,8 +15,9 @@ from PIL import Image
 
 from lambda_fn.manifest import read_manifest
 from lambda_fn.stem import crop_grid, prepare
-from tests.http_server import UvicornServer
-from tests.lambda_fn.conftest import FORMATS, TEMPERATURE, make_image
+from tests.lambda_fn.conftest import FORMATS, make_image
+from tests.support.bundles import TEMPERATURE
+from tests.support.http_server import UvicornServer
 
 
 def post_raw(

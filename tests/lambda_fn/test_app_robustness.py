@@ -8,8 +8,8 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.http_server import UvicornServer
 from tests.lambda_fn.conftest import FORMATS, make_image
+from tests.support.http_server import UvicornServer
 
 CONTENT_TYPES = [f"image/{s}" for s in FORMATS] + ["application/json", "multipart/form-data"]
 CONTENT_TYPES += ["text/plain", "image/x-icon", ""]

@@ -16,7 +16,7 @@ from lambda_fn.manifest import BundleError, Manifest, verify_bundle
 from lambda_fn.ort_session import check_session_io
 from lambda_fn.stem import InputSpec
 from model_training.bundle_writer import bundle_version, write_manifest
-from tests.s3_server import make_tiny_bundle
+from tests.support.bundles import make_tiny_bundle
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from awslambdaric.lambda_context import LambdaContext
 
-from scripts.apigw_events import FUNCTION_ARN, http_api_event, rest_event
+from tests.support.apigw_events import FUNCTION_ARN, http_api_event, rest_event
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The handler from an assembled task root, under awslambdaric, fed API Gateway events.
 
-The task root is built by scripts/assemble_task_root.py for this interpreter (binary wheels
+The task root is built by ops/task_root.py for this interpreter (binary wheels
 do not import across Python versions) and cached under build/. The runtime runs with
 `python -S`, so every import resolves from the task root or the stand-in /var/runtime that
 holds awslambdaric, never from the development virtualenv.
@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from scripts.apigw_events import http_api_event, rest_event
-from scripts.assemble_task_root import ROOT
-from scripts.lambda_rie import RuntimeApiEmulator, RuntimeProcess, copy_distributions
+from ops.task_root import ROOT
+from tests.support.apigw_events import http_api_event, rest_event
+from tests.support.lambda_rie import RuntimeApiEmulator, RuntimeProcess, copy_distributions
 
 pytestmark = pytest.mark.slow
 VERSION = f"{sys.version_info.major}{sys.version_info.minor}"
@@ -32,7 +32,7 @@ SHAPES: dict[str, EventBuilder] = {"rest": rest_event, "http": http_api_event}
 @pytest.fixture(scope="module")
 def task_root() -> Path:
     """Assembled once, then reused while requirements are unchanged (the script decides)."""
-    command = [sys.executable, "scripts/assemble_task_root.py", "--python-version", "local"]
+    command = [sys.executable, "-m", "ops.task_root", "--python-version", "local"]
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
     roots = sorted((ROOT / "build").glob(f"task-root-*-py{VERSION}"))
     assert roots, "the assembly produced no task root"

@@ -13,7 +13,8 @@ from lambda_fn import s3_download
 from lambda_fn.loader import load_bundle
 from lambda_fn.manifest import BundleError, VersionAddress, verify_bundle, version_uri
 from model_training.registry import upload_bundle
-from tests.s3_server import FlakyProxy, S3Server, make_tiny_bundle, s3_bucket, s3_server
+from tests.support.bundles import make_tiny_bundle
+from tests.support.s3_server import FlakyProxy, S3Server, s3_bucket, s3_server
 
 __all__ = ["s3_bucket", "s3_server"]  # fixtures used below
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from scripts.assemble_task_root import PRUNE_DIRS, PRUNE_FILES, ROOT, default_out
+from ops.task_root import PRUNE_DIRS, PRUNE_FILES, ROOT, default_out
 
 DOCKERFILE = (ROOT / "lambda_fn" / "Dockerfile").read_text()
 REQUIREMENTS = (ROOT / "lambda_fn" / "requirements.txt").read_text()
@@ -58,7 +58,7 @@ def test_the_default_task_root_is_named_by_its_python_for_every_version(
 
 @pytest.mark.slow
 def test_assembled_task_root_holds_the_runtime_code_and_no_training_code() -> None:
-    command = [sys.executable, "scripts/assemble_task_root.py", "--python-version", "local"]
+    command = [sys.executable, "-m", "ops.task_root", "--python-version", "local"]
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
     (root,) = (ROOT / "build").glob(f"task-root-*-py{VERSION}")
     shipped = {p.name for p in (root / "lambda_fn").glob("*.py")}
@@ -71,7 +71,7 @@ def test_assembled_task_root_holds_the_runtime_code_and_no_training_code() -> No
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ["x86_64", "arm64"])
 def test_every_requirement_has_a_python312_lambda_wheel(arch: str) -> None:
-    command = [sys.executable, "scripts/assemble_task_root.py", "--arch", arch, "--check-only"]
+    command = [sys.executable, "-m", "ops.task_root", "--arch", arch, "--check-only"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"cp312 {arch} wheel" in result.stdout

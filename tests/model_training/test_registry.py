@@ -15,7 +15,8 @@ from lambda_fn.manifest import BundleError, verify_bundle
 from lambda_fn.stem import InputSpec
 from model_training.bundle_writer import write_manifest
 from model_training.registry import main
-from tests.s3_server import S3Server, make_tiny_bundle, s3_bucket, s3_server
+from tests.support.bundles import make_tiny_bundle
+from tests.support.s3_server import S3Server, s3_bucket, s3_server
 
 __all__ = ["s3_bucket", "s3_server"]  # fixtures used below
 REPO = Path(__file__).resolve().parents[2]

@@ -1,7 +1,7 @@
 """`make deploy` / `make destroy`: the whole sequence in one command, each step printed first.
 
-    python -m infra.deploy deploy --model artifacts/bundle [--stage dev] [--dry-run]
-    python -m infra.deploy destroy [--stage dev] [--dry-run]
+    python -m ops.deploy deploy --model artifacts/bundle [--stage dev] [--dry-run]
+    python -m ops.deploy destroy [--stage dev] [--dry-run]
 
 `--dry-run` prints every exact command and runs none (no AWS account or Docker needed).
 """
@@ -19,9 +19,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from infra import naming
-from infra.deploy_plan import Step, Target, deploy_plan, destroy_plan
-from infra.image_tag import source_tag
 from infra.settings import Settings
+from ops.deploy_plan import Step, Target, deploy_plan, destroy_plan
+from ops.image_tag import source_tag
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,7 +75,7 @@ def _aws_text(*args: str) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ops.deploy", description=__doc__)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("action", choices=["deploy", "destroy"])
     parser.add_argument("--model", type=Path, help="bundle directory to publish and pin")

@@ -1,6 +1,6 @@
 """`make smoke URL=... [KEY=...]`: does this deployment (or `make serve`) really work?
 
-    python -m infra.smoke https://abc.execute-api.eu-west-1.amazonaws.com/dev/ --key KEY
+    python -m ops.smoke https://abc.execute-api.eu-west-1.amazonaws.com/dev/ --key KEY
 
 Checks /health, one real prediction on a JPEG made here, that a broken image is answered
 4xx (never 5xx), and, when a key is given, that a request without it is refused.
@@ -110,7 +110,7 @@ def run_smoke(url: str, key: str | None = None, *, timeout: float = 30.0) -> lis
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.smoke", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ops.smoke", description=__doc__)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("url", help="API base URL (the ApiUrl output, or http://127.0.0.1:8000)")
     parser.add_argument("--key", default=os.environ.get("AIORNOT_API_KEY") or None)

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 _ANNOUNCE = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 
 

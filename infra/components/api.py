@@ -12,7 +12,7 @@ from aws_cdk import aws_logs as logs
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
-from infra.gateway_errors import add_error_responses
+from infra.components.gateway_errors import add_error_responses
 
 # Raw image uploads (curl --data-binary) and multipart forms must reach Lambda byte-exact.
 BINARY_MEDIA_TYPES = ["image/*", "multipart/form-data", "application/octet-stream"]

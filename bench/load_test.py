@@ -1,8 +1,8 @@
 """Bounded loopback load test: N requests at concurrency C against a real uvicorn server.
 
-    python scripts/load_test.py --requests 5000 --concurrency 16 [--model-uri artifacts/bundle]
-    python scripts/load_test.py --test-bundle       # a random-weight tiny ResNet, no training
-    python scripts/load_test.py --url http://127.0.0.1:8000 --pid 1234   # an already running one
+    python -m bench.load_test --requests 5000 --concurrency 16 [--model-uri artifacts/bundle]
+    python -m bench.load_test --test-bundle       # a random-weight tiny ResNet, no training
+    python -m bench.load_test --url http://127.0.0.1:8000 --pid 1234   # an already running one
 
 Starts `lambda_fn.app:app` under uvicorn (one worker) unless --url is given, warms it up,
 then sends a mix of raw JPEG, JSON base64 PNG and explain=true requests. Prints one JSON
@@ -147,10 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         sys.path.insert(0, str(ROOT))
-        from tests.http_server import UvicornServer
+        from tests.support.http_server import UvicornServer
 
         if args.test_bundle:
-            from tests.lambda_fn.conftest import export_tiny_resnet
+            from tests.support.bundles import export_tiny_resnet
 
             args.model_uri = str(ROOT / "build" / "load-test-bundle")
             export_tiny_resnet(Path(args.model_uri))

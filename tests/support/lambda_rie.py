@@ -2,10 +2,10 @@
 
 A small Lambda Runtime API emulator (the documented endpoints `GET
 /2018-06-01/runtime/invocation/next`, `POST .../invocation/{id}/response`, `.../{id}/error`
-and `.../init/error`) hands events to the real client; `scripts/apigw_events.py` builds the
+and `.../init/error`) hands events to the real client; `tests/support/apigw_events.py` builds the
 API Gateway events.
 
-    python -m scripts.lambda_rie --task-root build/task-root-x86_64-py311 --image cat.jpg
+    python -m tests.support.lambda_rie --task-root build/task-root-x86_64-py311 --image cat.jpg
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from scripts.apigw_events import FUNCTION_ARN, http_api_event, rest_event
+from tests.support.apigw_events import FUNCTION_ARN, http_api_event, rest_event
 
 PREFIX = "/2018-06-01/runtime"
 OUTCOMES = ("response", "error")

@@ -1,6 +1,6 @@
 """A real S3 API for tests: moto's server over HTTP on a free 127.0.0.1 port.
 
-Import the fixtures into a test module (`from tests.s3_server import s3_bucket, s3_server`)
+Import the fixtures into a test module (`from tests.support.s3_server import s3_bucket, s3_server`)
 or a conftest. `s3_bucket` points boto3's standard chain at the server through
 environment variables only (fake credentials, region, `AWS_ENDPOINT_URL_S3`), so the code
 under test needs no test-only arguments. `FlakyProxy` sits in front of it and fails the
@@ -15,17 +15,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from lambda_fn.manifest import Manifest
-from lambda_fn.stem import InputSpec
-from model_training.bundle_writer import write_manifest
-from tests.background_http import BackgroundHTTPServer
+from tests.support.background_http import BackgroundHTTPServer
 
 REGION = "us-east-1"
 
@@ -144,39 +140,3 @@ class FlakyProxy(BackgroundHTTPServer):
             do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _relay
 
         return Handler
-
-
-def make_tiny_bundle(directory: Path, *, size: int = 8, name: str = "aiornot-test") -> Manifest:
-    """A real, torch-free bundle: a two-node ONNX graph with the contract's input and outputs.
-
-    `logit` is the mean pixel value and `cam` the channel mean, so tests can predict outputs.
-    """
-    from onnx import TensorProto, helper, save_model
-
-    directory.mkdir(parents=True, exist_ok=True)
-    graph = helper.make_graph(
-        [
-            helper.make_node("ReduceMean", ["image"], ["logit"], axes=[1, 2, 3], keepdims=0),
-            helper.make_node("ReduceMean", ["image"], ["cam"], axes=[1], keepdims=0),
-        ],
-        "tiny",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, size, size])],
-        [
-            helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["N"]),
-            helper.make_tensor_value_info("cam", TensorProto.FLOAT, ["N", size, size]),
-        ],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    save_model(model, str(directory / "model.onnx"))
-    (directory / "MODEL_CARD.md").write_text("# Test bundle\n\nNot a detector.\n")
-    return write_manifest(
-        directory,
-        name=name,
-        input_spec=InputSpec(crop_size=size),
-        outputs=[{"name": "logit", "shape": ["N"]}, {"name": "cam", "shape": ["N", size, size]}],
-        calibration={"temperature": 1.0, "ece_before": None, "ece_after": None},
-        threshold=0.5,
-        metrics={"test": {"accuracy": 0.5, "auroc": 0.5}},
-        lineage={"git_commit": None, "wandb_run": None, "dataset": "test", "split": "test"},
-    )

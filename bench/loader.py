@@ -1,7 +1,7 @@
 """Measure the training loader alone, in images per second (no model, no GPU).
 
-    python -m model_training.data.loader_bench --preset demo
-    python -m model_training.data.loader_bench --preset synthetic --crop-size 256 --num-workers 2
+    python -m bench.loader --preset demo
+    python -m bench.loader --preset synthetic --crop-size 256 --num-workers 2
 
 `synthetic` writes 512x512 JPEGs (a stand-in for full-size photos) to a temporary
 folder. Every image is decoded at full size and cropped at native resolution (issue 12's

@@ -1,8 +1,8 @@
 """Assemble the Lambda task root exactly as lambda_fn/Dockerfile does, without Docker.
 
-    python scripts/assemble_task_root.py --arch x86_64            # -> build/task-root-x86_64-py312
-    python scripts/assemble_task_root.py --arch arm64 --check-only # resolve wheels, install nothing
-    python scripts/assemble_task_root.py --python-version local    # for running it on this machine
+    python -m ops.task_root --arch x86_64            # -> build/task-root-x86_64-py312
+    python -m ops.task_root --arch arm64 --check-only # resolve wheels, install nothing
+    python -m ops.task_root --python-version local    # for running it on this machine
 
 It installs `lambda_fn/requirements.txt` (hash-checked) from Lambda-platform binary wheels
 only (manylinux, CPython 3.12 by default), copies the runtime files the Dockerfile copies,

@@ -1,0 +1,1 @@
+"""One CDK construct per AWS concern; `infra/stacks.py` composes them."""
