@@ -65,7 +65,7 @@ demo: setup ## The main job, offline: data, train, evaluate, export, publish, th
 	$(PY) -m ops.demo --port $(PORT) --ui-port $(FRONTEND_PORT) --store-port $(STORE_PORT) $(ARGS)
 
 validate: setup ## Validate a dataset before training (SOURCE=demo|hub|parquet|folder DATA=path ARGS=--bad-rows=skip)
-	$(PY) -m model_training.data.validate --source $(SOURCE) $(if $(DATA),--path $(DATA)) $(ARGS)
+	$(PY) -m model_training.data.validate_cli --source $(SOURCE) $(if $(DATA),--path $(DATA)) $(ARGS)
 
 train: setup ## Train (CONFIG=configs/demo.yaml; ARGS="--trainer.max_epochs=3" overrides any field)
 	$(PY) -m model_training.cli fit --config $(CONFIG) $(ARGS)

@@ -129,7 +129,12 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 
 class StagePrefixMiddleware:
     """Serve under an API Gateway stage (/prod): routes match with or without the prefix
-    (REST events omit it, HTTP API events keep it) and /docs links to /prod/openapi.json."""
+    (REST events omit it, HTTP API events keep it) and /docs links to /prod/openapi.json.
+
+    This is the ASGI server's root path, set the way ASGI says. FastAPI 0.165 deprecates
+    `FastAPI(root_path=...)` in favour of the server's setting, and Mangum, the server here,
+    always sends `root_path=""`, so the setting is applied to the scope here.
+    """
 
     def __init__(self, app: ASGIApp, *, root_path: str) -> None:
         self.app = app
@@ -162,7 +167,8 @@ def _add_routes(app: FastAPI, settings: Settings, models: ModelHolder) -> None:
         manifest = predictor.bundle.manifest
         request.state.model_version = manifest.version
         image = await read_image_request(request, settings.max_body_bytes)
-        request.state.input_style, request.state.image_bytes = image.style, len(image.data)
+        request.state.input_style = image.style
+        request.state.image_bytes = len(image.data)
         # Inline, not in a worker thread: the work is CPU-bound and already parallel inside
         # ONNX Runtime, Lambda sends one request at a time, and the thread hop cost ~5 ms
         # (a GIL switch interval) on a busy machine - more than the tiny model's inference.
@@ -171,7 +177,8 @@ def _add_routes(app: FastAPI, settings: Settings, models: ModelHolder) -> None:
         )
         timings = {**answer.timings_ms, "total": round((perf_counter() - start) * 1000, 3)}
         request.state.timings_ms = timings
-        request.state.label, request.state.ai_probability = answer.label, answer.ai_probability
+        request.state.label = answer.label
+        request.state.ai_probability = answer.ai_probability
         return Prediction(
             label=answer.label,
             ai_probability=answer.ai_probability,

@@ -25,6 +25,7 @@ MANIFEST_NAME = "model.json"
 MODEL_NAME = "model.onnx"
 CARD_NAME = "MODEL_CARD.md"
 SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # a file or version name: no paths, no "..".
+LABELS = ("real", "ai")  # index 1 is the positive class: the model's logit says "ai"
 MODELS_PREFIX = "models"  # the registry's key prefix: s3://BUCKET/models/VERSION/
 
 
@@ -78,7 +79,7 @@ class Manifest(BaseModel):
     name: str = Field(min_length=1)
     version: str = Field(pattern=SAFE_NAME)
     created_at: str
-    labels: list[str] = Field(default_factory=lambda: ["real", "ai"])
+    labels: list[str] = Field(default_factory=lambda: list(LABELS))
     files: dict[str, FileEntry]
     input: dict[str, Any]
     outputs: list[OutputSpec]

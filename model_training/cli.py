@@ -183,11 +183,15 @@ class AiOrNotCLI(LightningCLI):
 def _prepare_short_run(config: Namespace, steps: int) -> None:
     """A few training steps only: no validation, no checkpoints written or uploaded."""
     trainer = config.trainer
-    trainer.max_steps, trainer.max_epochs = steps, -1
-    trainer.limit_train_batches = trainer.val_check_interval = None
-    trainer.limit_val_batches, trainer.num_sanity_val_steps = 0, 0
+    trainer.max_steps = steps
+    trainer.max_epochs = -1
+    trainer.limit_train_batches = None
+    trainer.val_check_interval = None
+    trainer.limit_val_batches = 0
+    trainer.num_sanity_val_steps = 0
     trainer.fast_dev_run = False
-    config.checkpoint.save_top_k, config.checkpoint.save_last = 0, False
+    config.checkpoint.save_top_k = 0
+    config.checkpoint.save_last = False
     config.last_checkpoint.save_top_k = 0
     config.wandb_checkpoints.every_n_epochs = 0
 

@@ -10,8 +10,9 @@ import torch
 from matplotlib.figure import Figure
 from torchmetrics.functional.classification import binary_auroc, binary_roc
 
+from lambda_fn.manifest import LABELS
+
 RELIABILITY_BINS = 10
-LABELS = ("real", "ai")
 
 
 def _save(fig: Figure, path: Path) -> Path:

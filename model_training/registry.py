@@ -87,19 +87,24 @@ def publish(directory: Path, bucket: str, *, client: Any, prefix: str = DEFAULT_
     """
     manifest = verify_bundle(directory)
     address = VersionAddress(bucket, manifest.version, prefix)
-    key_prefix, uri = address.key_prefix, address.uri
-    if prefix_exists(client, bucket, key_prefix + MANIFEST_NAME):
-        raise RegistryError(f"{uri} already exists; versions are immutable (export a new one)")
-    if prefix_exists(client, bucket, key_prefix):
-        print(f"{uri} has files but no {MANIFEST_NAME}: finishing an interrupted publish",
-              file=sys.stderr)  # fmt: skip
+    if prefix_exists(client, bucket, address.key_prefix + MANIFEST_NAME):
+        raise RegistryError(
+            f"{address.uri} already exists; versions are immutable (export a new one)"
+        )
+    if prefix_exists(client, bucket, address.key_prefix):
+        print(
+            f"{address.uri} has files but no {MANIFEST_NAME}: finishing an interrupted publish",
+            file=sys.stderr,
+        )
     try:
-        upload_bundle(client, directory, manifest, bucket, key_prefix)
+        upload_bundle(client, directory, manifest, bucket, address.key_prefix)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
-            raise RegistryError(f"{uri} was published concurrently; not overwritten") from exc
+            raise RegistryError(
+                f"{address.uri} was published concurrently; not overwritten"
+            ) from exc
         raise
-    return uri
+    return address.uri
 
 
 def list_versions(bucket: str, *, client: Any, prefix: str = DEFAULT_PREFIX) -> list[VersionInfo]:

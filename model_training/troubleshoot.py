@@ -17,7 +17,8 @@ from model_training.data.dataset import Batch
 
 class _RepeatedBatch(Dataset[Batch]):
     def __init__(self, batch: Batch, times: int) -> None:
-        self.batch, self.times = batch, times
+        self.batch = batch
+        self.times = times
 
     def __len__(self) -> int:
         return self.times

@@ -168,7 +168,7 @@ def pipeline(args: argparse.Namespace) -> list[Stage]:
     ]
     return [
         Stage("build the demo dataset", [PY, "-m", "model_training.data.demo"]),
-        Stage("validate it", [PY, "-m", "model_training.data.validate", "--source", "demo"]),
+        Stage("validate it", [PY, "-m", "model_training.data.validate_cli", "--source", "demo"]),
         Stage(
             "train the demo ResNet",
             [PY, "-m", "model_training.cli", "fit", "--config", args.config, *overrides,

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import httpx
 from PIL import Image, ImageDraw
 
-LABELS = {"real", "ai"}
+from lambda_fn.manifest import LABELS
+
 BROKEN_IMAGE = b"\xff\xd8\xff\xe0 this is not really a JPEG"
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 from skimage import data as skdata
 
+from lambda_fn.manifest import LABELS
 from model_training.data import fingerprints
 from model_training.data.records import ImageRecord
 
@@ -178,7 +179,7 @@ def generators(photos: dict[str, np.ndarray], seed: int) -> dict[str, StandInDec
 def _write_samples(
     out: Path, seed: int, per_photo: int, max_side: int | None
 ) -> list[dict[str, object]]:
-    for sub in ("real", "ai"):
+    for sub in LABELS:
         (out / sub).mkdir()
     photos = load_photos()
     makers = generators(photos, seed)
@@ -190,7 +191,7 @@ def _write_samples(
             pair, real = _detailed_crop(photo, makers, rng, max_side)
             real = add_sensor_noise(real, pair, rng)
             fake = make_fake(real, makers[pair.generator], rng)
-            for label, (sub, pixels) in enumerate((("real", real), ("ai", fake))):
+            for label, (sub, pixels) in enumerate(zip(LABELS, (real, fake), strict=True)):
                 payload = post_process(pixels, pair)
                 suffix = ".jpg" if pair.format == "JPEG" else ".png"
                 file = f"{sub}/{name}-{k:04d}{suffix}"

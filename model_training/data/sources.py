@@ -13,13 +13,14 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+from lambda_fn.manifest import LABELS
 from model_training.data import demo
 from model_training.data.records import DataSourceError, ImageRecord, RowStore
 
 SourceName = Literal["demo", "hub", "parquet", "folder"]
 HUB_DATASET = "competitions/aiornot"
 DEFAULT_DATA_DIR = Path(os.environ.get("AIORNOT_DATA_DIR", "artifacts/data"))
-FOLDER_LABELS = {"real": 0, "ai": 1}
+FOLDER_LABELS = {name: index for index, name in enumerate(LABELS)}  # real/ -> 0, ai/ -> 1
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 HUB_COLUMNS = ("id", "image", "label")
 

@@ -94,7 +94,7 @@ def test_missing_hub_access_prints_a_clear_message_not_a_traceback(tmp_path: Pat
     }
     env.pop("HF_TOKEN", None)
     result = subprocess.run(
-        [sys.executable, "-m", "model_training.data.validate", "--source", "hub",
+        [sys.executable, "-m", "model_training.data.validate_cli", "--source", "hub",
          "--hf-cache-dir", str(tmp_path / "cache")],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip

@@ -8,7 +8,7 @@ import pytest
 
 from model_training.data import AiOrNotDataModule, DataValidationError
 from model_training.data.config import DataConfig
-from model_training.data.validate import main as validate_main
+from model_training.data.validate_cli import main as validate_main
 from tests.model_training.conftest import BAD_IDS, good_rows, jpeg_bytes, write_hub_parquet
 
 EXPECTED_REASONS = {

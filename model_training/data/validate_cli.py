@@ -1,7 +1,7 @@
 """Validate a dataset before training and print the report.
 
-    python -m model_training.data.validate --source parquet --path data/aiornot.parquet
-    python -m model_training.data.validate --source folder --path data/mine --bad-rows skip
+    python -m model_training.data.validate_cli --source parquet --path data/aiornot.parquet
+    python -m model_training.data.validate_cli --source folder --path data/mine --bad-rows skip
 
 Exit status: 0 valid (or bad rows skipped), 1 validation failed, 2 the source is unreadable.
 """
