@@ -148,7 +148,7 @@ class AiOrNotCLI(LightningCLI):
                 filename="profile",
                 export_to_chrome=True,
                 row_limit=30,
-                sort_by_key="cpu_time_total",
+                sort_by_key="cpu_time_total",  # the saved table; the printed one is by self time
                 schedule=torch.profiler.schedule(
                     wait=1, warmup=1, active=config.profile_steps, repeat=1
                 ),
@@ -177,7 +177,10 @@ class AiOrNotCLI(LightningCLI):
             if self.memorization.reached_at is None:
                 raise SystemExit(1)
         if config.profile and self.trainer.is_global_zero:
-            report_profile(Path(config.profile_dir), self._profile_started, wandb_run(self.trainer))
+            events = getattr(self.trainer.profiler, "function_events", None)
+            report_profile(
+                Path(config.profile_dir), self._profile_started, wandb_run(self.trainer), events
+            )
 
 
 def _prepare_short_run(config: Namespace, steps: int) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -78,55 +76,24 @@ def trace_files(directory: Path, since: float = 0.0) -> list[Path]:
     return sorted(found, key=lambda p: p.stat().st_mtime)
 
 
-def top_operators(trace: Path, limit: int = 15) -> list[dict[str, Any]]:
-    """Operators of a Chrome trace ranked by self time (time not spent in nested operators)."""
-    events = json.loads(trace.read_text())
-    events = events.get("traceEvents", []) if isinstance(events, dict) else events
-    ops = [e for e in events if e.get("ph") == "X" and e.get("cat") in ("cpu_op", "kernel")]
-    ops.sort(key=lambda e: (e.get("pid"), e.get("tid"), e["ts"], -e.get("dur", 0)))
-    self_us: defaultdict[str, float] = defaultdict(float)
-    total_us: defaultdict[str, float] = defaultdict(float)
-    calls: defaultdict[str, int] = defaultdict(int)
-    stack: list[tuple[Any, float, str]] = []  # (thread, end time, name) of open operators
-    for event in ops:
-        thread, start, dur = (event.get("pid"), event.get("tid")), event["ts"], event.get("dur", 0)
-        while stack and (stack[-1][0] != thread or stack[-1][1] <= start):
-            stack.pop()
-        if stack:
-            self_us[stack[-1][2]] -= dur  # the parent did not spend this time itself
-        name = event["name"]
-        self_us[name] += dur
-        total_us[name] += dur
-        calls[name] += 1
-        stack.append((thread, start + dur, name))
-    ranked = sorted(self_us, key=self_us.__getitem__, reverse=True)[:limit]
-    return [
-        {"name": n, "self_ms": self_us[n] / 1e3, "total_ms": total_us[n] / 1e3, "calls": calls[n]}
-        for n in ranked
-    ]
+def report_profile(directory: Path, since: float, run: Any | None, events: Any | None) -> Path:
+    """Print the profiler's own operator table ranked by self CPU time (time not spent in
+    nested operators) and log the trace and Lightning's saved tables to W&B when a run is live.
 
-
-def format_operators(rows: list[dict[str, Any]]) -> str:
-    """A plain table of top operators, for the terminal."""
-    lines = [f"{'operator (by self time)':<44} {'self ms':>9} {'total ms':>9} {'calls':>6}"]
-    lines += [
-        f"{r['name'][:44]:<44} {r['self_ms']:>9.2f} {r['total_ms']:>9.2f} {r['calls']:>6}"
-        for r in rows
-    ]
-    return "\n".join(lines)
-
-
-def report_profile(directory: Path, since: float, run: Any | None, limit: int = 15) -> Path:
-    """Print the top operators of the newest trace and log the trace to W&B when a run is live."""
+    `events`: the profiled `torch.autograd.profiler_util.EventList` (Lightning's
+    `PyTorchProfiler.function_events`), whose `key_averages().table()` makes the table.
+    """
     traces = trace_files(directory, since)
     if not traces:
         raise FileNotFoundError(f"no Chrome trace in {directory}: were there enough steps?")
     trace = traces[-1]
     rank_zero_info(f"Chrome trace: {trace} (open in chrome://tracing or ui.perfetto.dev)")
-    print(format_operators(top_operators(trace, limit)), flush=True)
+    if events:
+        print(events.key_averages().table(sort_by="self_cpu_time_total", row_limit=15), flush=True)
     if run is not None:
         from model_training.tracking import log_files_artifact
 
-        files = {trace.name: trace, **{p.name: p for p in directory.glob("*profile*.txt")}}
+        tables = [p for p in directory.glob("*profile*.txt") if p.stat().st_mtime >= since]
+        files = {trace.name: trace, **{p.name: p for p in tables}}
         log_files_artifact(run, f"profile-{run.id}", "profile", files)
     return trace

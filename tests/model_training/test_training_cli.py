@@ -103,7 +103,10 @@ def test_profile_writes_a_chrome_trace_prints_top_ops_and_logs_it_to_wandb(
     events = json.loads(traces[0].read_text())["traceEvents"]
     assert any(e.get("cat") == "cpu_op" and "conv" in e.get("name", "") for e in events)
     out = capsys.readouterr().out
-    assert "operator (by self time)" in out and "aten::" in out
+    table = [line.split() for line in out.splitlines() if line.strip().startswith("aten::")]
+    assert "Self CPU %" in out and table, out  # the profiler's own table, printed
+    self_cpu = [float(row[1].rstrip("%")) for row in table]
+    assert self_cpu == sorted(self_cpu, reverse=True)  # ranked by self time, not nested time
     run_files = list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(run_files) == 1
     assert b"profile-" in run_files[0].read_bytes()  # the trace artifact is recorded in the run

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import torch
 from model_training.checkpoints import parse_wandb_ref, resolve_checkpoint
 from model_training.lit_module import AiOrNotModule, warmup_cosine
 from model_training.metrics import BinaryLogLoss, classification_metrics
-from model_training.troubleshoot import top_operators
 
 
 def test_schedule_warms_up_linearly_then_decays_to_the_floor() -> None:
@@ -83,22 +81,3 @@ def test_local_references_resolve_to_a_file_or_the_one_checkpoint_in_a_directory
     assert resolve_checkpoint(ckpt.parent) == ckpt  # how a downloaded artifact directory looks
     with pytest.raises(FileNotFoundError):
         resolve_checkpoint(tmp_path / "missing.ckpt")
-
-
-def test_top_operators_rank_by_self_time_not_nested_time(tmp_path: Path) -> None:
-    def op(name: str, ts: float, dur: float) -> dict[str, object]:
-        return {"ph": "X", "cat": "cpu_op", "name": name, "ts": ts, "dur": dur, "pid": 1, "tid": 1}
-
-    events = [
-        op("aten::conv2d", 0, 100),  # a wrapper: all its time is in the child
-        op("aten::mkldnn_convolution", 1, 99),
-        op("aten::relu", 200, 30),
-        op("aten::relu", 300, 30),
-    ]
-    trace = tmp_path / "t.pt.trace.json"
-    trace.write_text(json.dumps({"traceEvents": events}))
-    rows = top_operators(trace)
-    assert [r["name"] for r in rows[:2]] == ["aten::mkldnn_convolution", "aten::relu"]
-    assert rows[1]["calls"] == 2 and rows[1]["self_ms"] == pytest.approx(0.06)
-    wrapper = next(r for r in rows if r["name"] == "aten::conv2d")
-    assert wrapper["self_ms"] == pytest.approx(0.001) and wrapper["total_ms"] == pytest.approx(0.1)
