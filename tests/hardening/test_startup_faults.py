@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from hashlib import sha256
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -27,6 +27,7 @@ from lambda_fn.manifest import read_manifest
 from lambda_fn.s3_download import s3_client
 from model_training.registry import upload_bundle
 from tests.hardening.corpus import image_bytes
+from tests.support.background_http import BackgroundHTTPServer
 from tests.support.bundles import make_tiny_bundle
 from tests.support.http_server import UvicornServer
 from tests.support.s3_server import FlakyProxy, aws_test_env, s3_bucket, s3_server  # noqa: F401
@@ -40,40 +41,32 @@ def closed_port() -> int:
         return sock.getsockname()[1]  # nothing listens once the socket is closed
 
 
-class HangingProxy:
+class HangingProxy(BackgroundHTTPServer):
     """Accepts connections and answers nothing for `delay` seconds: a store that hangs."""
 
     def __init__(self, delay: float) -> None:
+        self.delay = delay
         self.requests = 0  # how many requests have started hanging
+        super().__init__()
+
+    @property
+    def endpoint_url(self) -> str:
+        return self.url
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 proxy.requests += 1
-                time.sleep(delay)
+                time.sleep(proxy.delay)
 
             do_HEAD = do_PUT = do_POST = do_GET
 
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def endpoint_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> HangingProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return Handler
 
 
 def assert_unavailable_and_logged(server: UvicornServer, *reason_words: str) -> str:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from PIL import Image, UnidentifiedImageError
 
 from ops.smoke import main, run_smoke
+from tests.support.background_http import BackgroundHTTPServer
 from tests.support.bundles import make_tiny_bundle
 from tests.support.http_server import UvicornServer
 
@@ -64,17 +64,21 @@ def stand_in_handler(*, bad_image_status: int, key: str | None) -> type[BaseHTTP
     return Handler
 
 
+class StandIn(BackgroundHTTPServer):
+    """The deployed API's answers, as far as the smoke checks look at them."""
+
+    def __init__(self, *, bad_image_status: int = 400, key: str | None = None) -> None:
+        self.handler = stand_in_handler(bad_image_status=bad_image_status, key=key)
+        super().__init__()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return self.handler
+
+
 @contextmanager
 def stand_in(*, bad_image_status: int = 400, key: str | None = None) -> Iterator[str]:
-    handler = stand_in_handler(bad_image_status=bad_image_status, key=key)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with StandIn(bad_image_status=bad_image_status, key=key) as server:
+        yield f"{server.url}/"
 
 
 def test_smoke_passes_against_a_healthy_server(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,11 +8,17 @@ from typing import Self
 
 
 class BackgroundHTTPServer:
-    """Subclasses give `_handler_class()`; the base owns the port, the thread and shutdown."""
+    """Subclasses give `_handler_class()`; the base owns the port, the thread and shutdown.
+
+    Handler threads are daemons and are not joined on close, so a handler that hangs or
+    long-polls on purpose (a stalled store, the Lambda Runtime API) never blocks the exit.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._server.block_on_close = False
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:

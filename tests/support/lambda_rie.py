@@ -21,11 +21,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from tests.support.apigw_events import FUNCTION_ARN, http_api_event, rest_event
+from tests.support.background_http import BackgroundHTTPServer
 
 PREFIX = "/2018-06-01/runtime"
 OUTCOMES = ("response", "error")
@@ -37,29 +38,19 @@ class Invocation:
     payload: Any
 
 
-class RuntimeApiEmulator:
+class RuntimeApiEmulator(BackgroundHTTPServer):
     """The Lambda Runtime API on 127.0.0.1, one invocation at a time, like a real sandbox."""
 
     def __init__(self) -> None:
         self._events: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self._results: dict[str, queue.Queue[Invocation]] = {}
         self.init_error: Any = None
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def address(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"{host}:{port}"
-
-    def __enter__(self) -> RuntimeApiEmulator:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        """`host:port`, the form AWS_LAMBDA_RUNTIME_API takes."""
+        return self.url.removeprefix("http://")
 
     def invoke(self, event: dict[str, Any], timeout: float = 60.0) -> Invocation:
         """Queue the event for the runtime's next poll; wait for its response or error."""
