@@ -22,7 +22,6 @@ from lightning.pytorch.utilities import rank_zero_info
 from model_training.checkpoints import read_metadata, resolve_checkpoint
 from model_training.lit_module import AiOrNotModule
 from model_training.tracking import (
-    WandbCheckpointArtifacts,
     WandbSaveConfig,
     ensure_wandb_mode,
     run_id_from_path,
@@ -70,7 +69,6 @@ class AiOrNotCLI(LightningCLI):
             }
         )
         parser.link_arguments("checkpoint.dirpath", "last_checkpoint.dirpath")
-        parser.add_lightning_class_args(WandbCheckpointArtifacts, "wandb_checkpoints")
         parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
         parser.set_defaults({"lr_monitor.logging_interval": "step"})
         parser.add_lightning_class_args(RichProgressBar, "progress_bar")
@@ -196,7 +194,6 @@ def _prepare_short_run(config: Namespace, steps: int) -> None:
     config.checkpoint.save_top_k = 0
     config.checkpoint.save_last = False
     config.last_checkpoint.save_top_k = 0
-    config.wandb_checkpoints.every_n_epochs = 0
 
 
 def main(args: list[str] | None = None) -> None:

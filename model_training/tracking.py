@@ -11,10 +11,9 @@ from urllib.parse import urlparse
 
 import lightning.pytorch as pl
 import yaml
-from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
-from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
+from lightning.pytorch.utilities import rank_zero_info
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
 ARTIFACT_SCHEME = "wandb-artifact://"
@@ -107,73 +106,6 @@ def log_files_artifact(
     for file_name, path in files.items():
         artifact.add_file(str(path), name=file_name)
     run.log_artifact(artifact, aliases=aliases or ["latest"])
-
-
-class WandbCheckpointArtifacts(Callback):
-    """Log the latest checkpoint as a W&B model artifact every `every_n_epochs` (0 = never).
-
-    ModelCheckpoint writes its file in the last epoch-end hook, so the upload happens at the
-    start of the next epoch (moments later) and, for the last epoch, at the end of training,
-    which also logs the best checkpoint (alias `best`). The artifact is `model-<run id>`:
-    `--resume wandb-artifact://ENTITY/PROJECT/model-<run id>:latest` continues the run.
-
-    Args:
-        every_n_epochs: upload interval in epochs; 0 disables uploads
-    """
-
-    def __init__(self, every_n_epochs: int = 1) -> None:
-        self.every_n_epochs = every_n_epochs
-        self._logged: set[tuple[str, int]] = set()
-
-    def _log(self, trainer: pl.Trainer, path: str, aliases: list[str]) -> None:
-        run = wandb_run(trainer)
-        if run is None or not path or not Path(path).is_file():
-            return
-        key = (path, Path(path).stat().st_mtime_ns)
-        if key in self._logged:
-            return
-        self._logged.add(key)
-        monitored = _monitored_checkpoint(trainer)
-        score = getattr(monitored, "best_model_score", None)
-        metadata = {
-            "epochs_completed": trainer.current_epoch,
-            "global_step": trainer.global_step,
-            "monitor": getattr(monitored, "monitor", None),
-            "best_score": float(score) if score is not None else None,
-        }
-        name = f"model-{run.id}"
-        log_files_artifact(run, name, "model", {"model.ckpt": Path(path)}, aliases, metadata)
-        rank_zero_info(f"W&B: logged {path} as artifact {name} {aliases}")
-
-    @rank_zero_only
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        done = trainer.current_epoch  # epochs completed so far
-        if self.every_n_epochs <= 0 or done == 0 or done % self.every_n_epochs:
-            return
-        self._log(trainer, _latest_checkpoint(trainer), ["latest", f"epoch-{done - 1}"])
-
-    @rank_zero_only
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.every_n_epochs <= 0:
-            return
-        self._log(trainer, _latest_checkpoint(trainer), ["latest", "final"])
-        self._log(trainer, getattr(_monitored_checkpoint(trainer), "best_model_path", ""), ["best"])
-
-
-def _monitored_checkpoint(trainer: pl.Trainer) -> Any | None:
-    """The checkpoint callback that keeps the best model by a metric."""
-    return next((cb for cb in trainer.checkpoint_callbacks if getattr(cb, "monitor", None)), None)
-
-
-def _latest_checkpoint(trainer: pl.Trainer) -> str:
-    """The most recently written file among all checkpoint callbacks' last and best files."""
-    paths = [
-        Path(path)
-        for cb in trainer.checkpoint_callbacks
-        for path in (getattr(cb, "last_model_path", ""), getattr(cb, "best_model_path", ""))
-        if path and Path(path).is_file()
-    ]
-    return str(max(paths, key=lambda p: p.stat().st_mtime_ns)) if paths else ""
 
 
 class WandbSaveConfig(SaveConfigCallback):

@@ -30,7 +30,7 @@ def test_help_lists_every_configurable_group(capsys: pytest.CaptureFixture[str])
         "--trainer.strategy",
         "--trainer.num_nodes",
         "--checkpoint.monitor",
-        "--wandb_checkpoints.every_n_epochs",
+        "--trainer.logger",
         "--resume",
         "--memorize",
         "--profile",

@@ -13,6 +13,7 @@ import wandb
 
 from model_training.cli import AiOrNotCLI, main
 from tests.model_training.training_args import tiny_fit_args
+from tests.model_training.wandb_records import artifacts
 
 
 def two_epoch_args(out: Path, demo_root: Path, *extra: str) -> list[str]:
@@ -139,8 +140,10 @@ def test_offline_wandb_run_logs_checkpoint_artifacts_and_resume_continues_the_ru
     run_id = run_path.split("/")[-1]
     run_dirs = list((tmp_path / "wandb").glob(f"offline-run-*-{run_id}"))
     assert len(run_dirs) == 1, run_dirs
-    record = next(run_dirs[0].glob("run-*.wandb")).read_bytes()
-    assert f"model-{run_id}".encode() in record  # the checkpoint artifact, ready for `wandb sync`
+    logged = [a for a in artifacts(tmp_path / "wandb") if a.name == f"model-{run_id}"]
+    assert logged and all(a.type == "model" for a in logged)  # ready for `wandb sync`
+    assert "latest" in logged[-1].aliases
+    assert [e.path for e in logged[-1].manifest.contents] == ["model.ckpt"]
     staged = list(offline_wandb.rglob("artifacts/staging/*"))
     assert any(p.read_bytes() == last.read_bytes() for p in staged)
 
