@@ -9,10 +9,7 @@ from typing import Any
 import requests
 from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_exponential_jitter
 
-try:
-    from frontend.settings import Settings
-except ImportError:  # deployed alone: a Space holds frontend/'s files at its root
-    from settings import Settings  # type: ignore[no-redef]
+from frontend.settings import Settings
 
 # Gateway and cold-start answers worth another try; every other status is final.
 TRANSIENT_STATUSES = frozenset({502, 503, 504})

@@ -12,20 +12,12 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-try:
-    from frontend.api_client import Answer, ApiClient, ApiError
-    from frontend.flagging import FlagStore
-    from frontend.imaging import overlay_heatmap, prepare_upload
-    from frontend.messages import readable_message
-    from frontend.model_note import ModelNotes
-    from frontend.settings import ConfigError, Settings
-except ImportError:  # deployed alone: a Space holds frontend/'s files at its root
-    from api_client import Answer, ApiClient, ApiError  # type: ignore[no-redef]
-    from flagging import FlagStore  # type: ignore[no-redef]
-    from imaging import overlay_heatmap, prepare_upload  # type: ignore[no-redef]
-    from messages import readable_message  # type: ignore[no-redef]
-    from model_note import ModelNotes  # type: ignore[no-redef]
-    from settings import ConfigError, Settings  # type: ignore[no-redef]
+from frontend.api_client import Answer, ApiClient, ApiError
+from frontend.flagging import FlagStore
+from frontend.imaging import overlay_heatmap, prepare_upload
+from frontend.messages import readable_message
+from frontend.model_note import ModelNotes
+from frontend.settings import ConfigError, Settings
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 CSS = "#details, #model-note {font-size: 0.95em} footer {display: none !important}"

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-try:
-    from frontend.api_client import ApiError
-    from frontend.imaging import API_FORMATS
-    from frontend.settings import MIB, Settings
-except ImportError:  # deployed alone: a Space holds frontend/'s files at its root
-    from api_client import ApiError  # type: ignore[no-redef]
-    from imaging import API_FORMATS  # type: ignore[no-redef]
-    from settings import MIB, Settings  # type: ignore[no-redef]
+from frontend.api_client import ApiError
+from frontend.imaging import API_FORMATS
+from frontend.settings import MIB, Settings
 
 FORMAT_NAMES = ", ".join(name.replace("WEBP", "WebP") for name in API_FORMATS)
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-try:
-    from frontend.api_client import ApiClient, ApiError
-except ImportError:  # deployed alone: a Space holds frontend/'s files at its root
-    from api_client import ApiClient, ApiError  # type: ignore[no-redef]
+from frontend.api_client import ApiClient, ApiError
 
 CAVEAT = (
     "It is a teaching-scale reference model, not a forensic tool: it can be confidently "

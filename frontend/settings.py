@@ -1,11 +1,11 @@
-"""Frontend settings, read once from the environment (a Hugging Face Space's secrets are env)."""
+"""Frontend settings, read once from `AIORNOT_*` environment variables (a Space's secrets)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
 
@@ -14,58 +14,89 @@ class ConfigError(ValueError):
     """A setting the frontend cannot start without; the message says how to fix it."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Where the API is and how patiently to talk to it."""
+class Settings(BaseSettings):
+    """Where the API is and how patiently to talk to it; each field is `AIORNOT_<FIELD>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AIORNOT_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     api_url: str
     api_key: str | None = None
-    total_timeout_s: float = 30.0  # retries of a cold or busy API stop inside this budget
-    request_timeout_s: float = 29.0  # API Gateway's own integration limit
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 8.0
-    max_upload_bytes: int = 4 * MIB  # the API's default raw-image byte limit
-    max_pixels: int = 40_000_000  # the API's default pixel limit
-    max_side: int = 2048  # longer side of an image the frontend had to shrink
+    # Retries of a cold or busy API stop inside this budget (`AIORNOT_TIMEOUT_S`).
+    total_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias=AliasChoices("AIORNOT_TIMEOUT_S"),
+    )
+    request_timeout_s: float = Field(default=29.0, gt=0)  # API Gateway's integration limit
+    backoff_initial_s: float = Field(default=0.5, ge=0)
+    backoff_max_s: float = Field(default=8.0, ge=0)
+    max_upload_bytes: int = Field(default=4 * MIB, gt=0)  # the API's raw-image byte limit
+    max_pixels: int = Field(default=40_000_000, gt=0)  # the API's default pixel limit
+    max_side: int = Field(default=2048, gt=0)  # longer side of an image the frontend shrank
     flag_dir: Path = Path("flagged")
     flag_s3_uri: str | None = None
 
-    def __post_init__(self) -> None:
-        if not self.api_url.startswith(("http://", "https://")):
-            raise ConfigError(
+    @field_validator("api_url", "api_key", "flag_s3_uri", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        """Blank values mean unset, as an empty Space secret does."""
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+    @field_validator("flag_dir", mode="before")
+    @classmethod
+    def _default_dir(cls, value: object) -> object:
+        return value if not isinstance(value, str) or value.strip() else Path("flagged")
+
+    @field_validator("api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(
                 f"AIORNOT_API_URL must be an http(s) URL such as http://127.0.0.1:8000, "
-                f"got {self.api_url!r}"
+                f"got {value!r}"
             )
-        if self.flag_s3_uri and not self.flag_s3_uri.startswith("s3://"):
-            raise ConfigError(
-                f"AIORNOT_FLAG_S3_URI must start with s3://, got {self.flag_s3_uri!r}"
-            )
-        object.__setattr__(self, "api_url", self.api_url.rstrip("/"))
+        return value.rstrip("/")
+
+    @field_validator("flag_s3_uri")
+    @classmethod
+    def _s3_uri(cls, value: str | None) -> str | None:
+        if value and not value.startswith("s3://"):
+            raise ValueError(f"AIORNOT_FLAG_S3_URI must start with s3://, got {value!r}")
+        return value
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from `AIORNOT_*` variables; a missing API URL stops startup."""
-        env = os.environ if env is None else env
-        url = env.get("AIORNOT_API_URL", "").strip()
-        if not url:
-            raise ConfigError(
+    def from_env(cls) -> Settings:
+        """Read the environment; a missing or bad setting stops startup with a ConfigError."""
+        try:
+            return cls()  # type: ignore[call-arg]  # api_url comes from the environment
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    """One sentence per bad variable, naming it as the user set it."""
+    parts = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        if field == "api_url" and error["type"] in ("missing", "string_type"):
+            parts.append(
                 "AIORNOT_API_URL is not set. Point it at the aiornot API: "
                 "http://127.0.0.1:8000 for `make serve`, or the URL `make deploy` prints. "
                 "On a Hugging Face Space, add it under Settings -> Variables and secrets."
             )
-
-        def number(name: str, default: float) -> float:
-            raw = env.get(name, "").strip()
-            try:
-                return float(raw) if raw else default
-            except ValueError as exc:
-                raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
-
-        return cls(
-            api_url=url,
-            api_key=env.get("AIORNOT_API_KEY", "").strip() or None,
-            total_timeout_s=number("AIORNOT_TIMEOUT_S", cls.total_timeout_s),
-            max_upload_bytes=int(number("AIORNOT_MAX_UPLOAD_BYTES", cls.max_upload_bytes)),
-            flag_dir=Path(env.get("AIORNOT_FLAG_DIR", "").strip() or cls.flag_dir),
-            flag_s3_uri=env.get("AIORNOT_FLAG_S3_URI", "").strip() or None,
+            continue
+        variable = (
+            field.upper() if field.upper().startswith("AIORNOT_") else f"AIORNOT_{field.upper()}"
         )
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if variable in message:
+            parts.append(message)
+        elif str(error["type"]).endswith("_parsing"):
+            parts.append(f"{variable} must be a number, got {error.get('input')!r}")
+        else:
+            parts.append(f"{variable}: {message}, got {error.get('input')!r}")
+    return " ".join(parts)

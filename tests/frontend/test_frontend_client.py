@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from dataclasses import replace
-
 import pytest
 
 from frontend.api_client import ApiClient, ApiError
@@ -19,7 +17,7 @@ COLD = {"error": {"code": "model_unavailable", "message": "loading"}}
 def fast(url: str, **overrides: object) -> Settings:
     """Settings with tiny backoffs, so retries cost milliseconds."""
     base = Settings(api_url=url, total_timeout_s=5.0, backoff_initial_s=0.01, backoff_max_s=0.05)
-    return replace(base, **overrides)
+    return base.model_copy(update=overrides)
 
 
 def predict(client: ApiClient) -> object:

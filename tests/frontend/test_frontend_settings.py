@@ -5,9 +5,9 @@ from __future__ import annotations
 import ast
 import os
 import re
-import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import gradio
@@ -15,32 +15,52 @@ import pytest
 import yaml
 
 from frontend.settings import MIB, ConfigError, Settings
+from ops.space import assemble_space
 
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 PROJECT_PACKAGES = {"frontend", "lambda_fn", "model_training", "infra", "tests"}
 HEAVY = {"torch", "onnxruntime", "lightning", "torchvision", "matplotlib"}
 
 
-def test_missing_api_url_is_a_clear_startup_error() -> None:
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]], None]:
+    """Set exactly these AIORNOT_* variables (pydantic-settings reads os.environ)."""
+    for name in [n for n in os.environ if n.upper().startswith("AIORNOT_")]:
+        monkeypatch.delenv(name)
+
+    def set_env(values: dict[str, str]) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+
+    return set_env
+
+
+def test_missing_api_url_is_a_clear_startup_error(environ: Callable[..., None]) -> None:
+    environ({"AIORNOT_API_KEY": "k"})
     with pytest.raises(ConfigError, match=r"AIORNOT_API_URL is not set.*make serve"):
-        Settings.from_env({"AIORNOT_API_KEY": "k"})
+        Settings.from_env()
 
 
 @pytest.mark.parametrize(
     ("env", "match"),
     [
-        ({"AIORNOT_API_URL": "127.0.0.1:8000"}, "must be an http"),
-        ({"AIORNOT_API_URL": "http://x", "AIORNOT_TIMEOUT_S": "soon"}, "must be a number"),
+        ({"AIORNOT_API_URL": "127.0.0.1:8000"}, "AIORNOT_API_URL must be an http"),
+        ({"AIORNOT_API_URL": "  "}, "AIORNOT_API_URL is not set"),
+        ({"AIORNOT_API_URL": "http://x", "AIORNOT_TIMEOUT_S": "soon"}, "S must be a number"),
+        ({"AIORNOT_API_URL": "http://x", "AIORNOT_MAX_UPLOAD_BYTES": "a"}, "S must be a number"),
         ({"AIORNOT_API_URL": "http://x", "AIORNOT_FLAG_S3_URI": "bucket/x"}, "s3://"),
     ],
-)
-def test_bad_settings_are_refused_with_the_variable_named(env: dict[str, str], match: str) -> None:
+)  # fmt: skip
+def test_bad_settings_are_refused_with_the_variable_named(
+    environ: Callable[..., None], env: dict[str, str], match: str
+) -> None:
+    environ(env)
     with pytest.raises(ConfigError, match=match):
-        Settings.from_env(env)
+        Settings.from_env()
 
 
-def test_settings_are_read_from_the_environment() -> None:
-    settings = Settings.from_env(
+def test_settings_are_read_from_the_environment(environ: Callable[..., None]) -> None:
+    environ(
         {
             "AIORNOT_API_URL": "https://abc.execute-api.eu-west-1.amazonaws.com/prod/ ",
             "AIORNOT_API_KEY": "secret",
@@ -50,11 +70,17 @@ def test_settings_are_read_from_the_environment() -> None:
             "AIORNOT_FLAG_S3_URI": "s3://bucket/flags/",
         }
     )
+    settings = Settings.from_env()
     assert settings.api_url == "https://abc.execute-api.eu-west-1.amazonaws.com/prod"
     assert (settings.api_key, settings.total_timeout_s) == ("secret", 45.0)
     assert settings.max_upload_bytes == 2 * MIB
     assert (settings.flag_dir, settings.flag_s3_uri) == (Path("/data/flags"), "s3://bucket/flags/")
-    assert Settings.from_env({"AIORNOT_API_URL": "http://x"}).api_key is None
+
+
+def test_blank_optional_settings_mean_unset(environ: Callable[..., None]) -> None:
+    environ({"AIORNOT_API_URL": "http://x", "AIORNOT_API_KEY": " ", "AIORNOT_FLAG_DIR": ""})
+    settings = Settings.from_env()
+    assert (settings.api_key, settings.flag_dir) == (None, Path("flagged"))
 
 
 def test_frontend_imports_nothing_from_the_project_or_heavy_ml_libraries() -> None:
@@ -86,18 +112,24 @@ def test_space_metadata_and_requirements_match_what_is_tested() -> None:
 def test_space_layout_runs_standalone_and_stops_cleanly_without_an_api_url(
     tmp_path: Path,
 ) -> None:
-    """frontend/ copied as a Space's root, with every project package unimportable."""
-    space = tmp_path / "space"
-    shutil.copytree(FRONTEND, space, ignore=shutil.ignore_patterns("__pycache__"))
-    blocked = ", ".join(repr(name) for name in sorted(PROJECT_PACKAGES))
+    """The Space as `python -m ops.space` assembles it, with every other project package
+    blocked from import: its two-line app.py builds the page, then stops without a URL."""
+    space = assemble_space(tmp_path / "space")
+    assert sorted(p.name for p in space.iterdir()) == [
+        "README.md", "app.py", "frontend", "requirements.txt"
+    ]  # fmt: skip
+    assert len((space / "app.py").read_text().strip().splitlines()) <= 3
+    blocked = ", ".join(repr(name) for name in sorted(PROJECT_PACKAGES - {"frontend"}))
     script = (
         "import sys\n"
         f"sys.modules.update(dict.fromkeys([{blocked}]))\n"  # None: 'import frontend' fails
         "sys.path.insert(0, '.')\n"
-        "import app, settings\n"
+        "import frontend.app as app, frontend.settings as settings\n"
+        "import os\n"
+        "assert app.__file__.startswith(os.getcwd()), app.__file__  # the Space's copy\n"
         "demo = app.build_app(settings.Settings(api_url='http://127.0.0.1:9'))\n"
         "print('built', type(demo).__name__, len(app.example_images()), flush=True)\n"
-        "app.main()\n"
+        "exec(open('app.py').read())\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIORNOT_")}
     env["GRADIO_ANALYTICS_ENABLED"] = "False"
