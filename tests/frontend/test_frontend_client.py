@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+
 import pytest
 
 from frontend.api_client import ApiClient, ApiError
