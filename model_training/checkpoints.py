@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from model_training.data import AiOrNotDataModule
 from model_training.lit_module import AiOrNotModule
 from model_training.tracking import ARTIFACT_SCHEME
 
@@ -90,3 +91,11 @@ def load_checkpoint(ref: str | os.PathLike[str]) -> tuple[AiOrNotModule, dict[st
     path = resolve_checkpoint(ref)
     module = AiOrNotModule.load_from_checkpoint(path, map_location="cpu")
     return module.eval(), read_metadata(path)
+
+
+def load_datamodule(path: Path, batch_size: int = 128, num_workers: int = 0) -> AiOrNotDataModule:
+    """The training run's DataModule (same source, split, seed and crop), restored by
+    Lightning from the hyperparameters it saved in the checkpoint; only the loader differs."""
+    return AiOrNotDataModule.load_from_checkpoint(
+        path, map_location="cpu", batch_size=batch_size, num_workers=num_workers
+    )

@@ -9,7 +9,6 @@ data split and preprocessing from the checkpoint's metadata alone.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -23,27 +22,13 @@ import torch
 from lambda_fn.stem import InputSpec, aggregate, prepare
 from model_training import robustness
 from model_training.calibration import binary_metrics, calibrate, calibrated_probs
-from model_training.checkpoints import load_checkpoint
+from model_training.checkpoints import load_checkpoint, load_datamodule, resolve_checkpoint
 from model_training.data.dataset import image_logits
 from model_training.eval_plots import plot_confusion, plot_reliability, plot_robustness, plot_roc
 from model_training.lit_module import AiOrNotModule
 from model_training.tracking import ensure_wandb_mode, run_id_from_path, tracking_dir
 
 SPLITS = ("val", "test")
-
-
-def datamodule_from_metadata(
-    meta: dict[str, Any], batch_size: int = 128, num_workers: int = 0
-) -> pl.LightningDataModule:
-    """The training run's DataModule, same source/split/seed/size, built from a checkpoint."""
-    from model_training.data import AiOrNotDataModule
-
-    config_data = dict((meta.get("config") or {}).get("data") or {})
-    config_data = config_data.get("init_args", config_data)  # subclass-mode configs nest it
-    dataset = {k: v for k, v in (meta.get("dataset") or {}).items() if k != "id" and v is not None}
-    kwargs = {**dataset, **config_data, "batch_size": batch_size, "num_workers": num_workers}
-    accepted = inspect.signature(AiOrNotDataModule).parameters
-    return AiOrNotDataModule(**{k: v for k, v in kwargs.items() if k in accepted})
 
 
 @torch.no_grad()
@@ -163,8 +148,9 @@ def main(
         num_workers: DataLoader worker processes
         wandb_log: log metrics and plots into the checkpoint's W&B run (offline without credentials)
     """
-    module, meta = load_checkpoint(checkpoint)
-    datamodule = datamodule_from_metadata(meta, batch_size, num_workers)
+    path = resolve_checkpoint(checkpoint)
+    module, meta = load_checkpoint(path)
+    datamodule = load_datamodule(path, batch_size, num_workers)
     run = _resume_run(meta) if wandb_log else None
     try:
         metrics = evaluate(module, datamodule, Path(out))

@@ -27,8 +27,7 @@ from lambda_fn.stem import InputSpec
 from model_training import model_card, robustness
 from model_training.bundle_writer import bundle_version, write_manifest
 from model_training.calibration import binary_metrics, calibrate, calibrated_probs
-from model_training.checkpoints import load_checkpoint
-from model_training.evaluate import datamodule_from_metadata
+from model_training.checkpoints import load_checkpoint, load_datamodule, resolve_checkpoint
 from model_training.lineage import lineage_for, log_bundle_artifact
 from model_training.onnx_export import (
     PARITY_TOLERANCE,
@@ -113,9 +112,10 @@ def export_bundle(
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"{out} is not empty; choose a new directory or pass --overwrite")
     evaluated = json.loads(Path(metrics_path).read_text()) if metrics_path else None
-    module, meta = load_checkpoint(checkpoint)
+    path = resolve_checkpoint(checkpoint)
+    module, meta = load_checkpoint(path)
     spec = serving_spec or InputSpec.from_dict(meta["input_spec"])
-    dm = datamodule_from_metadata(meta, batch_size=batch_size, num_workers=0)
+    dm = load_datamodule(path, batch_size=batch_size, num_workers=0)
     dm.prepare_data()
     dm.setup("fit")
     dm.setup("test")

@@ -15,9 +15,9 @@ import wandb
 from PIL import Image
 
 from lambda_fn.stem import prepare
-from model_training.checkpoints import load_checkpoint
+from model_training.checkpoints import load_checkpoint, load_datamodule
 from model_training.cli import main as train
-from model_training.evaluate import datamodule_from_metadata, evaluate
+from model_training.evaluate import evaluate
 from model_training.evaluate import main as evaluate_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,6 +57,16 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield out / "checkpoints" / "last.ckpt"
 
 
+def test_the_training_runs_datamodule_is_restored_from_the_checkpoint(checkpoint: Path) -> None:
+    """Lightning's own restore: the same data, split and crop as in training, new loaders."""
+    _, meta = load_checkpoint(checkpoint)
+    datamodule = load_datamodule(checkpoint, batch_size=7, num_workers=0)
+    assert datamodule.dataset_id == meta["dataset"]["id"]
+    assert datamodule.dataset_id.startswith("demo:") and "per_photo=4" in datamodule.dataset_id
+    assert datamodule.input_spec.to_dict() == meta["input_spec"]
+    assert (datamodule.batch_size, datamodule.num_workers) == (7, 0)
+
+
 def test_evaluate_writes_metrics_for_both_held_out_splits_and_four_plots(
     checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -65,8 +75,7 @@ def test_evaluate_writes_metrics_for_both_held_out_splits_and_four_plots(
 
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert set(metrics) == {"val", "test", "calibration", "robustness"}
-    _, meta = load_checkpoint(checkpoint)
-    datamodule = datamodule_from_metadata(meta)
+    datamodule = load_datamodule(checkpoint)
     for split in ("val", "test"):
         values = metrics[split]
         assert set(values) == METRIC_KEYS
@@ -87,8 +96,8 @@ def test_evaluate_scores_calibrated_probabilities_of_the_served_rule(
     logit, sigmoid(logit / T) against the threshold. Logits in place of probabilities, or
     another aggregation, would not match."""
     monkeypatch.setenv("WANDB_MODE", "disabled")
-    module, meta = load_checkpoint(checkpoint)
-    datamodule = datamodule_from_metadata(meta)
+    module, _ = load_checkpoint(checkpoint)
+    datamodule = load_datamodule(checkpoint)
     metrics = evaluate(module, datamodule, tmp_path)
     temperature = metrics["calibration"]["temperature"]
     threshold = metrics["calibration"]["threshold"]
@@ -111,10 +120,10 @@ def test_evaluate_scores_calibrated_probabilities_of_the_served_rule(
 def test_evaluate_logs_metrics_and_plots_as_images_into_an_active_wandb_run(
     checkpoint: Path, tmp_path: Path, offline_wandb: Path
 ) -> None:
-    module, meta = load_checkpoint(checkpoint)
+    module, _ = load_checkpoint(checkpoint)
     run = wandb.init(project="aiornot", dir=str(tmp_path))
     try:
-        metrics = evaluate(module, datamodule_from_metadata(meta), tmp_path / "eval")
+        metrics = evaluate(module, load_datamodule(checkpoint), tmp_path / "eval")
         summary_accuracy = run.summary["eval/test/accuracy"]
     finally:
         run.finish()
