@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from model_training.data.config import DataConfig
 from model_training.data.datamodule import AiOrNotDataModule
 
 
@@ -85,15 +86,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     size = args.crop_size or (64 if args.preset == "demo" else 256)
     common = {"crop_size": size, "batch_size": args.batch_size, "augment": args.augment}
-    common |= {"num_workers": args.num_workers, "val_fraction": 0.0, "test_fraction": 0.0}
+    common["num_workers"] = args.num_workers
+    splits = {"val_fraction": 0.0, "test_fraction": 0.0}
     with tempfile.TemporaryDirectory() as tmp:
         if args.pixel_cache:
             common["pixel_cache"] = str(Path(tmp) / "pixels")
         if args.preset == "demo":
-            datamodule = AiOrNotDataModule(source="demo", **common)
+            datamodule = AiOrNotDataModule(DataConfig(source="demo", **splits), **common)
         else:
             folder = write_synthetic_jpegs(Path(tmp), args.count)
-            datamodule = AiOrNotDataModule(source="folder", path=str(folder), **common)
+            folder_config = DataConfig(source="folder", path=str(folder), **splits)
+            datamodule = AiOrNotDataModule(folder_config, **common)
         rate = images_per_second(datamodule, args.batches)
     result = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),

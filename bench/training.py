@@ -29,6 +29,7 @@ def measure(preset: Preset, work: Path, *, n_images: int, batch: int, steps: int
     import torch
 
     from model_training.data import AiOrNotDataModule
+    from model_training.data.config import DataConfig
     from model_training.models.resnet import build_resnet
 
     # One thread: on this shared 2-core machine two torch threads ran a step ~3x slower
@@ -36,14 +37,11 @@ def measure(preset: Preset, work: Path, *, n_images: int, batch: int, steps: int
     torch.set_num_threads(1)
     folder = make_folder(work / "train-jpegs", n_images)
     dm = AiOrNotDataModule(
-        source="folder",
-        path=str(folder),
+        DataConfig(source="folder", path=str(folder), val_fraction=0.1, test_fraction=0.1),
         crop_size=preset.size,
         max_grid=preset.max_grid,
         batch_size=batch,
         num_workers=0,
-        val_fraction=0.1,
-        test_fraction=0.1,
         augment="light",
     )
     dm.prepare_data()

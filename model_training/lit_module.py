@@ -16,7 +16,7 @@ from model_training.metrics import classification_metrics
 from model_training.models import build_resnet
 from model_training.tracking import wandb_run_path
 
-DATASET_KEYS = ("source", "path", "seed", "val_fraction", "test_fraction", "crop_size", "max_grid")
+DATASET_KEYS = ("source", "path", "seed", "val_fraction", "test_fraction")  # for lineage
 
 
 def warmup_cosine(step: int, *, warmup_steps: int, total_steps: int, min_ratio: float) -> float:
@@ -159,11 +159,13 @@ def checkpoint_metadata(module: AiOrNotModule) -> dict[str, Any]:
     trainer = module._trainer
     datamodule = getattr(trainer, "datamodule", None) if trainer is not None else None
     spec = getattr(datamodule, "input_spec", None)
+    config = getattr(datamodule, "config", None)  # the DataModule's DataConfig
     dataset: dict[str, Any] = {"id": getattr(datamodule, "dataset_id", None)}
-    hparams = getattr(datamodule, "hparams", {}) or {}
     for key in DATASET_KEYS:
-        value = getattr(datamodule, key, hparams.get(key))
+        value = getattr(config, key, None)
         dataset[key] = str(value) if value is not None and key == "path" else value
+    dataset["crop_size"] = spec.crop_size if spec is not None else None
+    dataset["max_grid"] = spec.max_grid if spec is not None else None
     return {
         "input_spec": spec.to_dict() if spec is not None else None,
         "dataset": dataset,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,8 @@ from model_training.data.config import DataConfig
 from model_training.data.dataset import DropFailed, EpochSampler, ImageDataset
 from model_training.data.pixel_cache import PixelCache
 from model_training.data.records import ImageRecord
-from model_training.data.sources import HUB_DATASET, SourceName
 from model_training.data.splits import SPLITS
-from model_training.data.validation import DEFAULT_MIN_SIZE, BadRowPolicy, ValidationReport
+from model_training.data.validation import ValidationReport
 
 log = logging.getLogger(__name__)
 
@@ -33,27 +33,17 @@ class AiOrNotDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        source: SourceName = "demo",
-        path: str | None = None,
+        dataset: DataConfig = DataConfig(),  # noqa: B008  (frozen: one shared default is safe)
         crop_size: int = 64,
         max_grid: int = 4,
         batch_size: int = 64,
         num_workers: int = 2,
-        val_fraction: float = 0.15,
-        test_fraction: float = 0.15,
-        seed: int = 0,
-        bad_rows: BadRowPolicy = "fail",
         augment: AugmentName = "light",
-        limit: int | None = None,
-        demo_samples_per_photo: int = 60,
-        demo_max_side: int | None = None,
-        hub_dataset: str = HUB_DATASET,
-        min_image_size: int = DEFAULT_MIN_SIZE,
-        hf_cache_dir: str | None = None,
         pin_memory: bool | None = None,
         pixel_cache: str | None = None,
     ) -> None:
-        """`path`: parquet file/dir/glob, folder root (real/, ai/), or demo cache root.
+        """`dataset`: which rows and how they split (`DataConfig`, the one place a data option
+        is written; the `validate` command line is made from it too).
 
         `crop_size` is the network's input side, `max_grid` the most crops per side the
         serving grid takes (both go into the bundle's input spec). `pixel_cache`: a
@@ -61,22 +51,24 @@ class AiOrNotDataModule(L.LightningDataModule):
         every time.
         """
         super().__init__()
-        self.save_hyperparameters()
-        self.config = DataConfig(
-            source=source,
-            path=path,
-            seed=seed,
-            val_fraction=val_fraction,
-            test_fraction=test_fraction,
-            bad_rows=bad_rows,
-            limit=limit,
-            demo_samples_per_photo=demo_samples_per_photo,
-            demo_max_side=demo_max_side,
-            hub_dataset=hub_dataset,
-            min_image_size=min_image_size,
-            hf_cache_dir=hf_cache_dir,
+        self.config = dataset if isinstance(dataset, DataConfig) else DataConfig(**dataset)
+        # Plain types only, so Lightning can restore this DataModule from a checkpoint
+        # loaded with weights_only=True (`model_training.checkpoints.load_datamodule`).
+        self.save_hyperparameters(
+            {
+                "dataset": asdict(self.config),
+                "crop_size": crop_size,
+                "max_grid": max_grid,
+                "batch_size": batch_size,
+                "num_workers": num_workers,
+                "augment": augment,
+                "pin_memory": pin_memory,
+                "pixel_cache": pixel_cache,
+            }
         )
-        self.batch_size, self.num_workers, self.augment = batch_size, num_workers, augment
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.augment = augment
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self.input_spec = InputSpec(crop_size=crop_size, max_grid=max_grid)
         self.pixel_cache_root = pixel_cache

@@ -157,6 +157,6 @@ def hub_access_message(name: str, exc: BaseException) -> str:
         f"(or set HF_TOKEN to a read token). {token}{offline}\n"
         "No Hub access from this machine? Save the train split as parquet where there is "
         "(`load_dataset(...)['train'].to_parquet('aiornot.parquet')`) and use "
-        "--data.source=parquet --data.path=aiornot.parquet, or use the offline demo "
-        "(--data.source=demo)."
+        "--data.dataset.source=parquet --data.dataset.path=aiornot.parquet, or use the "
+        "offline demo (--data.dataset.source=demo)."
     )

@@ -3,6 +3,9 @@
     python -m model_training.data.validate_cli --source parquet --path data/aiornot.parquet
     python -m model_training.data.validate_cli --source folder --path data/mine --bad-rows skip
 
+Every option but `--workers` and `--json` is a field of `DataConfig`, the config the
+DataModule trains with: the flags are made from its fields, so they cannot drift apart.
+
 Exit status: 0 valid (or bad rows skipped), 1 validation failed, 2 the source is unreadable.
 """
 
@@ -10,28 +13,33 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import get_args
+import types
+from dataclasses import MISSING, fields
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from model_training.data.config import DataConfig
 from model_training.data.records import DataError
-from model_training.data.sources import HUB_DATASET, SourceName
-from model_training.data.validation import DEFAULT_MIN_SIZE, BadRowPolicy, DataValidationError
+from model_training.data.validation import DataValidationError
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, config: type = DataConfig) -> None:
+    """One `--kebab-name` flag per dataclass field, typed and defaulted by the field."""
+    hints = get_type_hints(config)
+    for field in fields(config):
+        hint = hints[field.name]
+        options: dict[str, Any] = {"default": None if field.default is MISSING else field.default}
+        if get_origin(hint) in (Union, types.UnionType):  # X | None: the X
+            hint = next(arg for arg in get_args(hint) if arg is not type(None))
+        if get_origin(hint) is Literal:
+            options["choices"] = get_args(hint)
+        elif hint in (int, float):
+            options["type"] = hint
+        parser.add_argument(f"--{field.name.replace('_', '-')}", **options)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", choices=get_args(SourceName), default="demo")
-    parser.add_argument("--path", default=None, help="parquet file/dir/glob, folder, demo root")
-    parser.add_argument("--bad-rows", choices=get_args(BadRowPolicy), default="fail")
-    parser.add_argument("--min-image-size", type=int, default=DEFAULT_MIN_SIZE)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--val-fraction", type=float, default=0.15)
-    parser.add_argument("--test-fraction", type=float, default=0.15)
-    parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--demo-samples-per-photo", type=int, default=60)
-    parser.add_argument("--demo-max-side", type=int, default=None)
-    parser.add_argument("--hub-dataset", default=HUB_DATASET)
-    parser.add_argument("--hf-cache-dir", default=None)
+    add_config_arguments(parser)
     parser.add_argument("--workers", type=int, default=2, help="decoding threads")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser.parse_args(argv)
@@ -39,20 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    config = DataConfig(
-        source=args.source,
-        path=args.path,
-        seed=args.seed,
-        val_fraction=args.val_fraction,
-        test_fraction=args.test_fraction,
-        bad_rows=args.bad_rows,
-        limit=args.limit,
-        demo_samples_per_photo=args.demo_samples_per_photo,
-        demo_max_side=args.demo_max_side,
-        hub_dataset=args.hub_dataset,
-        min_image_size=args.min_image_size,
-        hf_cache_dir=args.hf_cache_dir,
-    )
+    config = DataConfig(**{field.name: getattr(args, field.name) for field in fields(DataConfig)})
     try:
         _, report = config.prepare(workers=args.workers)
     except DataValidationError as exc:

@@ -172,7 +172,7 @@ def _check_dataset(report: ValidationReport) -> None:
     """Raise for unusable data (policy `fail` with bad rows, or a class missing); warn on skew."""
     fix = (
         "Fix or remove these rows, or drop them with the bad-rows policy 'skip' "
-        "(training: --data.bad_rows=skip; validate: --bad-rows skip)."
+        "(training: --data.dataset.bad_rows=skip; validate: --bad-rows skip)."
     )
     if report.bad_rows and report.policy == "fail":
         message = f"{len(report.bad_rows)} bad row(s) in {report.source}. {fix}"

@@ -45,7 +45,7 @@ def fit_command(data: Path, out: Path, *extra: str) -> list[str]:
     return [
         sys.executable, "-m", "model_training.cli", "fit",
         f"--config={REPO / 'configs' / 'demo.yaml'}",
-        "--data.source=folder", f"--data.path={data}",
+        "--data.dataset.source=folder", f"--data.dataset.path={data}",
         "--data.crop_size=32", "--data.batch_size=4", "--data.num_workers=0",
         "--data.pixel_cache=null", "--trainer.check_val_every_n_epoch=1",
         "--trainer.logger=lightning.pytorch.loggers.CSVLogger",

@@ -12,6 +12,7 @@ import torch
 import wandb
 from PIL import Image
 
+from model_training.data.config import DataConfig
 from model_training.data.demo import build_demo
 
 HUB_SCHEMA = {"id": "string", "image": "struct<bytes: binary, path: string>", "label": "int64"}
@@ -106,15 +107,10 @@ def tiny_demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def tiny_demo_kwargs(tiny_demo_root: Path) -> dict[str, object]:
     """DataModule arguments for the tiny demo, single-process."""
-    return {
-        "source": "demo",
-        "path": str(tiny_demo_root),
-        "crop_size": 32,
-        "demo_max_side": 128,
-        "demo_samples_per_photo": 3,
-        "batch_size": 16,
-        "num_workers": 0,
-    }
+    dataset = DataConfig(
+        source="demo", path=str(tiny_demo_root), demo_max_side=128, demo_samples_per_photo=3
+    )
+    return {"dataset": dataset, "crop_size": 32, "batch_size": 16, "num_workers": 0}
 
 
 MakeJpeg = Callable[[int], bytes]

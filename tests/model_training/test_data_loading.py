@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import pickle
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import torch
 from lambda_fn.stem import aggregate, prepare
 from model_training.data import AiOrNotDataModule
 from model_training.data.augment import augmenter
+from model_training.data.config import DataConfig
 from model_training.data.dataset import (
     DropFailed,
     EpochKey,
@@ -87,8 +89,9 @@ def test_a_file_corrupted_after_validation_is_skipped_not_fatal(
     tiny_demo_kwargs: dict[str, object], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     private = tmp_path / "demo"
-    shutil.copytree(str(tiny_demo_kwargs["path"]), private)  # the session copy stays intact
-    datamodule = AiOrNotDataModule(**(tiny_demo_kwargs | {"path": str(private)}))  # type: ignore[arg-type]
+    shutil.copytree(str(tiny_demo_kwargs["dataset"].path), private)  # type: ignore[attr-defined]  # the session copy stays intact
+    dataset = replace(tiny_demo_kwargs["dataset"], path=str(private))  # type: ignore[type-var]
+    datamodule = AiOrNotDataModule(**(tiny_demo_kwargs | {"dataset": dataset}))  # type: ignore[arg-type]
     datamodule.setup("fit")  # validated: every file is good here
     victims = datamodule.split_records("test")[:2]
     assert victims[0].path is not None and victims[1].path is not None
@@ -167,16 +170,15 @@ def test_loaders_use_persistent_workers_when_asked(tiny_demo_kwargs: dict[str, o
 def test_arrow_backed_records_survive_pickling_to_worker_processes(
     hub_parquet: Path, hf_cache: str
 ) -> None:
-    datamodule = AiOrNotDataModule(
-        source="parquet", path=str(hub_parquet), crop_size=32, num_workers=0,
-        hf_cache_dir=hf_cache,
-    )  # fmt: skip
+    dataset = DataConfig(source="parquet", path=str(hub_parquet), hf_cache_dir=hf_cache)
+    datamodule = AiOrNotDataModule(dataset, crop_size=32, num_workers=0)
     records = datamodule.split_records("train")
     copies = pickle.loads(pickle.dumps(records))
     assert [r.read_bytes() for r in copies[:5]] == [r.read_bytes() for r in records[:5]]
 
 
 def test_limit_caps_the_rows_before_splitting(tiny_demo_kwargs: dict[str, object]) -> None:
-    datamodule = AiOrNotDataModule(**(tiny_demo_kwargs | {"limit": 50}))  # type: ignore[arg-type]
+    dataset = replace(tiny_demo_kwargs["dataset"], limit=50)  # type: ignore[type-var]
+    datamodule = AiOrNotDataModule(**(tiny_demo_kwargs | {"dataset": dataset}))  # type: ignore[arg-type]
     total = sum(len(datamodule.split_records(s)) for s in ("train", "val", "test"))
     assert total == 50 and "limit=50" in datamodule.dataset_id

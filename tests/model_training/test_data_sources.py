@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from model_training.data import AiOrNotDataModule, DataSourceError
+from model_training.data.config import DataConfig
 from model_training.data.sources import folder_records, load_records, parquet_records
 from tests.model_training.conftest import HUB_SCHEMA, jpeg_bytes, write_hub_parquet
 
@@ -37,7 +38,9 @@ def test_hub_loader_reads_local_parquet_in_the_hub_schema(
         return real_load("parquet", data_files=[str(hub_parquet)], **kwargs)
 
     monkeypatch.setattr(datasets, "load_dataset", local_hub)
-    dm = AiOrNotDataModule(source="hub", crop_size=32, num_workers=0, hf_cache_dir=hf_cache)
+    dm = AiOrNotDataModule(
+        DataConfig(source="hub", hf_cache_dir=hf_cache), crop_size=32, num_workers=0
+    )
     dm.setup("fit")
     assert asked[0] == ("competitions/aiornot", "train")  # the labelled split only
     x, y, _ = next(iter(dm.train_dataloader()))
@@ -72,7 +75,8 @@ def test_folder_source_labels_real_and_ai_subfolders(image_folder: Path) -> None
     assert len(records) == 20
     assert {r.id for r in records if r.label == 1} >= {"ai/nested/ai0.jpg", "ai/ai5.jpg"}
     assert all(r.id.startswith("real/") for r in records if r.label == 0)
-    dm = AiOrNotDataModule(source="folder", path=str(image_folder), crop_size=32, num_workers=0)
+    folder = DataConfig(source="folder", path=str(image_folder))
+    dm = AiOrNotDataModule(folder, crop_size=32, num_workers=0)
     x, y, owner = next(iter(dm.test_dataloader()))
     assert x.shape[1:] == (3, 32, 32) and len(y) == len(dm.split_records("test"))
     assert owner.unique().tolist() == list(range(len(y)))  # every image has its crops
@@ -108,4 +112,4 @@ def test_missing_hub_access_prints_a_clear_message_not_a_traceback(tmp_path: Pat
         "No Hugging Face token",
     ):
         assert hint in result.stderr
-    assert "--data.source=parquet" in result.stderr
+    assert "--data.dataset.source=parquet" in result.stderr

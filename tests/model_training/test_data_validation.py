@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import pytest
 
 from model_training.data import AiOrNotDataModule, DataValidationError
 from model_training.data.config import DataConfig
+from model_training.data.validate_cli import add_config_arguments
 from model_training.data.validate_cli import main as validate_main
 from tests.model_training.conftest import BAD_IDS, good_rows, jpeg_bytes, write_hub_parquet
 
@@ -33,7 +36,7 @@ def test_fail_policy_raises_naming_every_bad_id_and_reason(
     for bad_id, reason in EXPECTED_REASONS.items():
         line = next(line for line in message.splitlines() if f"- {bad_id} (row" in line)
         assert reason in line, line
-    assert "--data.bad_rows=skip" in message
+    assert "--data.dataset.bad_rows=skip" in message
     assert {bad.id for bad in caught.value.report.bad_rows} == set(BAD_IDS)
 
 
@@ -92,11 +95,24 @@ def test_a_missing_class_is_refused_even_when_skipping(tmp_path: Path, hf_cache:
 def test_datamodule_with_skip_policy_trains_on_the_good_rows_only(
     bad_parquet: Path, hf_cache: str
 ) -> None:
-    dm = AiOrNotDataModule(
-        source="parquet", path=str(bad_parquet), crop_size=32, batch_size=64,
-        num_workers=0, bad_rows="skip", hf_cache_dir=hf_cache,
-    )  # fmt: skip
+    dataset = DataConfig(
+        source="parquet", path=str(bad_parquet), bad_rows="skip", hf_cache_dir=hf_cache
+    )
+    dm = AiOrNotDataModule(dataset, crop_size=32, batch_size=64, num_workers=0)
     dm.setup("fit")
     loaders = (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader())
     seen = sum(len(y) for loader in loaders for _, y, _ in loader)
     assert seen == 41
+
+
+def test_validate_and_the_datamodule_take_their_data_options_from_the_one_config() -> None:
+    """A DataConfig field is a `validate` flag (typed, defaulted) and a `data.dataset` key."""
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    defaults = vars(parser.parse_args([]))
+    assert defaults == {field.name: field.default for field in fields(DataConfig)}
+    assert parser.parse_args(["--bad-rows", "skip", "--limit", "7"]).limit == 7
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--source", "somewhere"])  # a Literal's choices are enforced
+    hparams = AiOrNotDataModule(DataConfig(limit=7)).hparams
+    assert hparams["dataset"] == asdict(DataConfig(limit=7))  # plain types in checkpoints

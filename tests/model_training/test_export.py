@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -18,6 +19,7 @@ from lambda_fn.manifest import verify_bundle
 from lambda_fn.stem import InputSpec
 from model_training.calibration import calibrated_probs
 from model_training.data import AiOrNotDataModule
+from model_training.data.config import DataConfig
 from model_training.export import RobustnessGateError, export_bundle, main
 from model_training.lit_module import AiOrNotModule
 from model_training.onnx_export import ParityError, open_session, serving_logits
@@ -32,18 +34,13 @@ def trained(
     tiny_demo_root: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, AiOrNotDataModule]:
     """A checkpoint written the way the training CLI writes one (with its `aiornot` block)."""
-    data = {
-        "source": "demo",
-        "path": str(tiny_demo_root),
-        "crop_size": 32,
-        "demo_max_side": 128,
-        "demo_samples_per_photo": 3,
-        "batch_size": 16,
-        "num_workers": 0,
-        "augment": "none",
-    }
+    dataset = DataConfig(
+        source="demo", path=str(tiny_demo_root), demo_max_side=128, demo_samples_per_photo=3
+    )
+    loader = {"crop_size": 32, "batch_size": 16, "num_workers": 0, "augment": "none"}
+    data = {"dataset": asdict(dataset), **loader}  # as the CLI's config records it
     pl.seed_everything(0, verbose=False)
-    dm = AiOrNotDataModule(**data)
+    dm = AiOrNotDataModule(dataset, **loader)
     module = AiOrNotModule(preset="tiny", lr=3e-3)
     module.run_config = {"data": data, "model": {"preset": "tiny"}}
     trainer = pl.Trainer(

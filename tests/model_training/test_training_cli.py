@@ -25,7 +25,7 @@ def test_help_lists_every_configurable_group(capsys: pytest.CaptureFixture[str])
     for flag in (
         "--model.preset",
         "--model.lr",
-        "--data.source",
+        "--data.dataset.source",
         "--data.crop_size",
         "--trainer.strategy",
         "--trainer.num_nodes",

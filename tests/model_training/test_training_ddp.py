@@ -13,29 +13,26 @@ import pytest
 import torch
 
 from model_training.data import AiOrNotDataModule
+from model_training.data.config import DataConfig
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = {
-    "crop_size": 32,
-    "demo_max_side": 128,
-    "demo_samples_per_photo": 4,
-    "batch_size": 16,
-    "num_workers": 0,
-    "pixel_cache": None,
-}
+DATASET = {"demo_max_side": 128, "demo_samples_per_photo": 4}
+DATA = {"crop_size": 32, "batch_size": 16, "num_workers": 0, "pixel_cache": None}
 
 
 def test_two_process_ddp_run_shards_the_data_and_writes_a_checkpoint(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     demo_root = tmp_path_factory.getbasetemp() / "demo-data"  # the session's shared demo cache
-    datamodule = AiOrNotDataModule(source="demo", path=str(demo_root), **DATA)  # builds it once
+    dataset = DataConfig(source="demo", path=str(demo_root), **DATASET)
+    datamodule = AiOrNotDataModule(dataset, **DATA)  # builds it once
     n_train = len(datamodule.split_records("train"))
-    args = [f"--data.{key}={'null' if value is None else value}" for key, value in DATA.items()]
+    args = [f"--data.dataset.{key}={value}" for key, value in DATASET.items()]
+    args += [f"--data.{key}={'null' if value is None else value}" for key, value in DATA.items()]
     command = [
         sys.executable, "-m", "model_training.cli", "fit",
         f"--config={REPO / 'configs' / 'demo.yaml'}",
-        f"--data.path={demo_root}", *args,
+        f"--data.dataset.path={demo_root}", *args,
         "--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp",
         "--trainer.max_epochs=1", "--trainer.limit_val_batches=1",
         "--trainer.check_val_every_n_epoch=1",

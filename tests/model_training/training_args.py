@@ -12,10 +12,10 @@ def tiny_fit_args(out: Path, demo_root: Path, *extra: str) -> list[str]:
     return [
         "fit",
         f"--config={DEMO_CONFIG}",
-        f"--data.path={demo_root}",
+        f"--data.dataset.path={demo_root}",
         "--data.crop_size=32",
-        "--data.demo_max_side=128",
-        "--data.demo_samples_per_photo=4",
+        "--data.dataset.demo_max_side=128",
+        "--data.dataset.demo_samples_per_photo=4",
         "--data.pixel_cache=null",
         "--trainer.check_val_every_n_epoch=1",
         "--data.batch_size=16",
