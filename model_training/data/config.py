@@ -6,12 +6,21 @@ The DataModule and the `validate` CLI share it, so both see the same rows and sp
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import get_args
 
 import numpy as np
 
 from model_training.data import demo
-from model_training.data.records import ImageRecord
-from model_training.data.sources import HUB_DATASET, SourceName, load_records
+from model_training.data.records import DataSourceError, ImageRecord
+from model_training.data.sources import (
+    DEFAULT_DATA_DIR,
+    HUB_DATASET,
+    SourceName,
+    folder_records,
+    hub_records,
+    parquet_records,
+)
 from model_training.data.splits import split_records
 from model_training.data.validation import (
     DEFAULT_MIN_SIZE,
@@ -54,16 +63,30 @@ class DataConfig:
         return f"{data}:split({split})"
 
     def load(self) -> list[ImageRecord]:
-        """All rows of the source (building the demo or downloading the Hub data once)."""
-        return load_records(
-            self.source,
-            self.path,
-            seed=self.seed,
-            demo_samples_per_photo=self.demo_samples_per_photo,
-            demo_max_side=self.demo_max_side,
-            hub_dataset=self.hub_dataset,
-            hf_cache_dir=self.hf_cache_dir,
-        )
+        """All rows of the source in a stable order (building the demo or downloading once)."""
+        if self.source not in get_args(SourceName):
+            raise DataSourceError(
+                f"unknown source {self.source!r}; choose demo, hub, parquet or folder"
+            )
+        if self.source == "demo":
+            root = Path(self.path) if self.path else DEFAULT_DATA_DIR
+            built = demo.build_demo(
+                root,
+                seed=self.seed,
+                samples_per_photo=self.demo_samples_per_photo,
+                max_side=self.demo_max_side,
+            )
+            return demo.load_demo_records(built)
+        if self.source == "hub":
+            return hub_records(self.hub_dataset, cache_dir=self.hf_cache_dir)
+        if not self.path:
+            needs = {"folder": "a directory holding real/ and ai/"}.get(
+                self.source, "a parquet file, directory or glob"
+            )
+            raise DataSourceError(f"source {self.source!r} needs path= {needs}")
+        if self.source == "folder":
+            return folder_records(Path(self.path))
+        return parquet_records(self.path, cache_dir=self.hf_cache_dir)
 
     def prepare(self, *, workers: int = 1) -> tuple[dict[str, list[ImageRecord]], ValidationReport]:
         """Load, cap, validate (per the bad-rows policy), split, and check the splits."""

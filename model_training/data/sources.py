@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lambda_fn.manifest import LABELS
-from model_training.data import demo
 from model_training.data.records import DataSourceError, ImageRecord, RowStore
 
 SourceName = Literal["demo", "hub", "parquet", "folder"]
@@ -23,36 +22,6 @@ DEFAULT_DATA_DIR = Path(os.environ.get("AIORNOT_DATA_DIR", "artifacts/data"))
 FOLDER_LABELS = {name: index for index, name in enumerate(LABELS)}  # real/ -> 0, ai/ -> 1
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 HUB_COLUMNS = ("id", "image", "label")
-
-
-def load_records(
-    source: SourceName,
-    path: str | None,
-    *,
-    seed: int = 0,
-    demo_samples_per_photo: int = 60,
-    demo_max_side: int | None = None,
-    hub_dataset: str = HUB_DATASET,
-    hf_cache_dir: str | None = None,
-) -> list[ImageRecord]:
-    """All labelled records of a source, in a stable order (building or downloading once)."""
-    if source == "demo":
-        root = Path(path) if path else DEFAULT_DATA_DIR
-        built = demo.build_demo(
-            root, seed=seed, samples_per_photo=demo_samples_per_photo, max_side=demo_max_side
-        )
-        return demo.load_demo_records(built)
-    if source == "folder":
-        if not path:
-            raise DataSourceError("source 'folder' needs path= a directory holding real/ and ai/")
-        return folder_records(Path(path))
-    if source == "parquet":
-        if not path:
-            raise DataSourceError("source 'parquet' needs path= a parquet file, directory or glob")
-        return parquet_records(path, cache_dir=hf_cache_dir)
-    if source == "hub":
-        return hub_records(hub_dataset, cache_dir=hf_cache_dir)
-    raise DataSourceError(f"unknown source {source!r}; choose demo, hub, parquet or folder")
 
 
 def folder_records(root: Path) -> list[ImageRecord]:

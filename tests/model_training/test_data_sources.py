@@ -12,7 +12,7 @@ import pytest
 
 from model_training.data import AiOrNotDataModule, DataSourceError
 from model_training.data.config import DataConfig
-from model_training.data.sources import folder_records, load_records, parquet_records
+from model_training.data.sources import folder_records, parquet_records
 from tests.model_training.conftest import HUB_SCHEMA, jpeg_bytes, write_hub_parquet
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,7 +86,7 @@ def test_empty_folder_and_missing_path_give_actionable_errors(tmp_path: Path) ->
     with pytest.raises(DataSourceError, match=r"real/ or .*ai/"):
         folder_records(tmp_path)
     with pytest.raises(DataSourceError, match="needs path="):
-        load_records("parquet", None)
+        DataConfig(source="parquet").load()
 
 
 def test_missing_hub_access_prints_a_clear_message_not_a_traceback(tmp_path: Path) -> None:
