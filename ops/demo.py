@@ -22,6 +22,7 @@ import boto3
 import httpx
 
 from lambda_fn.manifest import read_manifest, version_uri
+from ops.steps import Step, announce, run_step, say
 
 PY = sys.executable
 HOST = "127.0.0.1"
@@ -70,10 +71,6 @@ def stop_on_signals() -> None:
     signal.signal(signal.SIGHUP, stop)
 
 
-def say(message: str) -> None:
-    print(f"\033[1;36m==>\033[0m {message}", flush=True)
-
-
 def run_stage(stage: Stage, index: int, total: int, *, fresh: bool) -> bool:
     """Run a stage unless it finished before (and --fresh was not given); True if it ran."""
     prefix = f"[{index}/{total}] {stage.name}"
@@ -88,11 +85,11 @@ def run_stage(stage: Stage, index: int, total: int, *, fresh: bool) -> bool:
         command += [f"--resume={stage.resume_from}"]
     elif stage.done_when and stage.done_when.exists():
         say(f"{prefix}: {stage.done_when} is not from a finished run; redoing the stage")
-    say(f"{prefix}: {shlex.join(command)}")
+    announce(Step(stage.name, command), index, total)
     started = time.monotonic()
-    result = subprocess.run(command, check=False)
-    if result.returncode != 0:
-        raise DemoError(f"{stage.name} failed (exit {result.returncode}); see the output above.")
+    returncode = run_step(Step(stage.name, command))
+    if returncode != 0:
+        raise DemoError(f"{stage.name} failed (exit {returncode}); see the output above.")
     if stage.marker:
         stage.marker.parent.mkdir(parents=True, exist_ok=True)
         stage.marker.write_text(shlex.join(command) + "\n")
@@ -206,7 +203,6 @@ def start_model_store(port: int) -> tuple[subprocess.Popen[bytes], dict[str, str
 
 def publish_to_store(bundle: Path, store_env: dict[str, str]) -> str:
     """Create the bucket, publish the bundle with the real registry, return its s3:// URI."""
-    env = {**os.environ, **store_env}
     boto3.client(
         "s3",
         endpoint_url=store_env["AWS_ENDPOINT_URL_S3"],
@@ -215,8 +211,9 @@ def publish_to_store(bundle: Path, store_env: dict[str, str]) -> str:
         aws_secret_access_key=store_env["AWS_SECRET_ACCESS_KEY"],
     ).create_bucket(Bucket=BUCKET)
     command = [PY, "-m", "model_training.registry", "publish", str(bundle), "--bucket", BUCKET]
-    say(f"[6/7] publish it to the local model store: {shlex.join(command)}")
-    if subprocess.run(command, env=env, check=False).returncode != 0:
+    step = Step("publish it to the local model store", command, env=store_env)
+    announce(step, 6, 7)
+    if run_step(step) != 0:
         raise DemoError("publishing the bundle failed; see the output above.")
     return version_uri(BUCKET, read_manifest(bundle).version)
 

@@ -20,8 +20,9 @@ from pydantic import ValidationError
 
 from infra import naming
 from infra.settings import Settings
-from ops.deploy_plan import Step, Target, deploy_plan, destroy_plan
+from ops.deploy_plan import Target, deploy_plan, destroy_plan
 from ops.image_tag import source_tag
+from ops.steps import Step, announce, run_step
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,16 +34,12 @@ def outputs_file(stage: str) -> Path:
 def run(steps: list[Step], *, dry_run: bool) -> None:
     """Print each step, then run it unless dry; stop at the first failure."""
     for number, step in enumerate(steps, 1):
-        print(f"[{number}/{len(steps)}] {step.title}\n  $ {step.render()}", flush=True)
+        announce(step, number, len(steps))
         if dry_run:
             continue
-        if step.unless and subprocess.run(step.unless, capture_output=True).returncode == 0:
-            print("  already done: skipped", flush=True)
-            continue
-        stdin = None
-        if step.stdin_from:
-            stdin = subprocess.run(step.stdin_from, check=True, capture_output=True).stdout
-        subprocess.run(step.argv, check=True, cwd=ROOT, env={**os.environ, **step.env}, input=stdin)
+        returncode = run_step(step, cwd=ROOT)
+        if returncode != 0:
+            raise subprocess.CalledProcessError(returncode, list(step.argv))
 
 
 def print_outputs(stage: str) -> None:

@@ -6,38 +6,17 @@ Order: registry and model store stacks -> image built and pushed under a content
 
 from __future__ import annotations
 
-import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra import naming
 from infra.settings import Settings
+from ops.steps import Step
 
 CDK = ["npx", "cdk"]
 CDK_FLAGS = ["--require-approval", "never", "--no-notices"]
 PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
-
-
-@dataclass(frozen=True)
-class Step:
-    """One command; `stdin_from` is piped into it; it is skipped when `unless` succeeds."""
-
-    title: str
-    argv: list[str]
-    stdin_from: list[str] | None = None
-    unless: list[str] | None = None
-    env: dict[str, str] = field(default_factory=dict)
-
-    def render(self) -> str:
-        command = shlex.join(self.argv)
-        if self.env:
-            command = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items()) + " " + command
-        if self.stdin_from:
-            command = f"{shlex.join(self.stdin_from)} | {command}"
-        if self.unless:
-            command += f"\n      (skipped if this succeeds: {shlex.join(self.unless)})"
-        return command
 
 
 @dataclass(frozen=True)

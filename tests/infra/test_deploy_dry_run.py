@@ -10,8 +10,8 @@ import pytest
 
 from lambda_fn.manifest import Manifest
 from ops.deploy import ROOT, main, run
-from ops.deploy_plan import Step
 from ops.image_tag import source_tag
+from ops.steps import Step
 from tests.support.bundles import make_tiny_bundle
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
