@@ -19,6 +19,7 @@ from model_training.checkpoints import load_checkpoint, load_datamodule
 from model_training.cli import main as train
 from model_training.evaluate import evaluate
 from model_training.evaluate import main as evaluate_cli
+from tests.model_training.training_args import tiny_fit_args
 
 REPO = Path(__file__).resolve().parents[2]
 METRIC_KEYS = {"accuracy", "auroc", "log_loss", "ece", "f1", "confusion_matrix", "n"}
@@ -34,23 +35,9 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("WANDB_MODE", "disabled")
         train(
-            [
-                "fit",
-                f"--config={REPO / 'configs' / 'demo.yaml'}",
-                f"--data.dataset.path={demo_root}",
-                "--data.crop_size=32",
-                "--data.dataset.demo_max_side=128",
-                "--data.dataset.demo_samples_per_photo=4",
-                "--data.pixel_cache=null",
-                "--trainer.check_val_every_n_epoch=1",
-                "--data.batch_size=16",
-                "--data.num_workers=0",
-                "--trainer.max_epochs=1",
-                "--trainer.limit_train_batches=4",
-                f"--trainer.default_root_dir={out}",
-                f"--trainer.logger.init_args.save_dir={out}",
-                f"--checkpoint.dirpath={out / 'checkpoints'}",
-            ]
+            tiny_fit_args(
+                out, demo_root, "--trainer.max_epochs=1", "--trainer.limit_train_batches=4"
+            )
         )
     torch.use_deterministic_algorithms(False)  # set globally by Trainer(deterministic=True)
     torch.set_num_threads(threads)  # and by the demo config's torch_threads
