@@ -42,7 +42,7 @@ class DataConfig:
     test_fraction: float = 0.15
     bad_rows: BadRowPolicy = "fail"
     limit: int | None = None
-    demo_samples_per_photo: int = 60
+    demo_samples_per_photo: int = demo.DEFAULT_SAMPLES_PER_PHOTO
     demo_max_side: int | None = None
     hub_dataset: str = HUB_DATASET
     min_image_size: int = DEFAULT_MIN_SIZE
@@ -50,7 +50,7 @@ class DataConfig:
 
     @property
     def dataset_id(self) -> str:
-        """Names the data and the split, e.g. `demo:v2:seed=0:per_photo=60:split(...)`."""
+        """Names the data and the split, e.g. `demo:v2:seed=0:per_photo=80:split(...)`."""
         if self.source == "demo":
             data = f"demo:{demo.VERSION}:seed={self.seed}:per_photo={self.demo_samples_per_photo}"
             data += f":max_side={self.demo_max_side}" if self.demo_max_side else ""
