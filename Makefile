@@ -51,10 +51,10 @@ setup: $(STAMP) $(NODE_STAMP) ## Create .venv, install Python and Node tools (ch
 test: setup ## Run the whole test suite
 	$(PY) -m pytest
 
-lint: setup ## ruff (lint and format check), mypy on lambda_fn and infra, the import contracts
+lint: setup ## ruff (lint and format check), mypy on lambda_fn, infra and ops, the import contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy lambda_fn infra app.py
+	$(VENV)/bin/mypy lambda_fn infra ops app.py
 	$(VENV)/bin/lint-imports
 
 format: setup ## Format the code with ruff

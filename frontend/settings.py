@@ -18,7 +18,11 @@ class Settings(BaseSettings):
     """Where the API is and how patiently to talk to it; each field is `AIORNOT_<FIELD>`."""
 
     model_config = SettingsConfigDict(
-        env_prefix="AIORNOT_", extra="ignore", frozen=True, populate_by_name=True
+        env_prefix="AIORNOT_",
+        env_ignore_empty=True,  # a blank variable (an empty Space secret) means unset
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
     )
 
     api_url: str
@@ -41,15 +45,10 @@ class Settings(BaseSettings):
     @field_validator("api_url", "api_key", "flag_s3_uri", mode="before")
     @classmethod
     def _strip(cls, value: object) -> object:
-        """Blank values mean unset, as an empty Space secret does."""
+        """Surrounding spaces are a paste accident; only spaces mean unset, like empty."""
         if isinstance(value, str):
             return value.strip() or None
         return value
-
-    @field_validator("flag_dir", mode="before")
-    @classmethod
-    def _default_dir(cls, value: object) -> object:
-        return value if not isinstance(value, str) or value.strip() else Path("flagged")
 
     @field_validator("api_url")
     @classmethod

@@ -96,6 +96,14 @@ def load_checkpoint(ref: str | os.PathLike[str]) -> tuple[AiOrNotModule, dict[st
 def load_datamodule(path: Path, batch_size: int = 128, num_workers: int = 0) -> AiOrNotDataModule:
     """The training run's DataModule (same source, split, seed and crop), restored by
     Lightning from the hyperparameters it saved in the checkpoint; only the loader differs."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    saved = checkpoint.get(AiOrNotDataModule.CHECKPOINT_HYPER_PARAMS_KEY) or {}
+    if "dataset" not in saved:  # Lightning would drop the old keys and restore the defaults
+        raise ValueError(
+            f"{path}: its DataModule settings are missing or from before the data options "
+            "moved under data.dataset (DataConfig), so its split cannot be restored; train it "
+            "again, or evaluate and export it with the version of aiornot that wrote it"
+        )
     return AiOrNotDataModule.load_from_checkpoint(
         path, map_location="cpu", batch_size=batch_size, num_workers=num_workers
     )

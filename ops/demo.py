@@ -85,9 +85,10 @@ def run_stage(stage: Stage, index: int, total: int, *, fresh: bool) -> bool:
         command += [f"--resume={stage.resume_from}"]
     elif stage.done_when and stage.done_when.exists():
         say(f"{prefix}: {stage.done_when} is not from a finished run; redoing the stage")
-    announce(Step(stage.name, command), index, total)
+    step = Step(stage.name, command)
+    announce(step, index, total)
     started = time.monotonic()
-    returncode = run_step(Step(stage.name, command))
+    returncode = run_step(step)
     if returncode != 0:
         raise DemoError(f"{stage.name} failed (exit {returncode}); see the output above.")
     if stage.marker:

@@ -2,7 +2,8 @@
 
 The frontend ships alone as a Space and talks HTTP only, so it keeps its own list of the
 formats the API accepts; infra's settings validate CORS origins at synth time while the
-server only parses them. Each copy must agree with the original on everything they share.
+server only parses them; infra writes the model's S3 address without importing lambda_fn;
+smoke checks a deployment as an outside client. Each copy must agree with its original.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import pytest
 
 from frontend.imaging import API_FORMATS
+from infra.naming import model_uri
 from infra.settings import Settings as InfraSettings
 from lambda_fn.image_contract import ALLOWED_FORMATS
+from lambda_fn.manifest import LABELS, MODELS_PREFIX, VersionAddress, version_uri
 from lambda_fn.settings import Settings as ServingSettings
+from ops.smoke import LABELS as SMOKE_LABELS
 
 
 def test_the_frontend_knows_exactly_the_formats_the_api_accepts() -> None:
@@ -28,3 +32,18 @@ def test_infra_and_the_server_read_cors_origins_the_same_way(written: str) -> No
     assert InfraSettings(cors_origins=written).cors_origins == (
         ServingSettings(cors_origins=written).cors_origins
     )
+
+
+def test_smoke_checks_for_exactly_the_apis_labels() -> None:
+    assert set(LABELS) == SMOKE_LABELS
+
+
+def test_infra_addresses_a_model_version_exactly_as_the_loader_reads_it() -> None:
+    """infra may not import lambda_fn (the CDK app knows no Python package), so it writes
+    `s3://BUCKET/models/VERSION/` itself: both must name the same objects."""
+    settings = InfraSettings(model_version="20261202T000000Z-abc1234")
+    assert settings.model_prefix == MODELS_PREFIX
+    address = VersionAddress("bucket", settings.model_version, settings.model_prefix)
+    assert settings.model_key_prefix == address.key_prefix
+    uri = model_uri("bucket", settings.model_prefix, settings.model_version)
+    assert uri == version_uri("bucket", settings.model_version)

@@ -1,5 +1,6 @@
-"""DESIGN.md's dependency table, enforced: import-linter's contracts (pyproject.toml) hold on
-the tree, and each kind of leak the table forbids breaks its contract when planted."""
+"""The dependency table (docs/architecture.md), enforced: import-linter's contracts
+(pyproject.toml) hold on the tree, and each kind of leak the table forbids breaks its
+contract when planted."""
 
 from __future__ import annotations
 

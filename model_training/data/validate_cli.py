@@ -22,10 +22,10 @@ from model_training.data.records import DataError
 from model_training.data.validation import DataValidationError
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, config: type = DataConfig) -> None:
-    """One `--kebab-name` flag per dataclass field, typed and defaulted by the field."""
-    hints = get_type_hints(config)
-    for field in fields(config):
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One `--kebab-name` flag per DataConfig field, typed and defaulted by the field."""
+    hints = get_type_hints(DataConfig)
+    for field in fields(DataConfig):
         hint = hints[field.name]
         options: dict[str, Any] = {"default": None if field.default is MISSING else field.default}
         if get_origin(hint) in (Union, types.UnionType):  # X | None: the X

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +16,18 @@ from lambda_fn.manifest import read_manifest
 from tests.support.bundles import export_tiny_resnet, tampered_copy
 from tests.support.http_server import UvicornServer
 from tests.support.s3_server import s3_bucket, s3_server  # noqa: F401 (fixtures for the flag tests)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _frontend_settings_only_from_the_tests() -> Iterator[None]:
+    """`Settings(...)` also reads AIORNOT_* variables (pydantic-settings): a developer's own
+    AIORNOT_API_KEY or AIORNOT_FLAG_S3_URI must not leak into these tests."""
+    names = {f"AIORNOT_{name.upper()}" for name in Settings.model_fields} | {"AIORNOT_TIMEOUT_S"}
+    with pytest.MonkeyPatch.context() as patch:
+        for name in names & set(os.environ):
+            patch.delenv(name)
+        yield
+
 
 DEMO_DATASET = "demo:v1:seed=0:size=64"
 

@@ -77,10 +77,12 @@ def test_settings_are_read_from_the_environment(environ: Callable[..., None]) ->
     assert (settings.flag_dir, settings.flag_s3_uri) == (Path("/data/flags"), "s3://bucket/flags/")
 
 
-def test_blank_optional_settings_mean_unset(environ: Callable[..., None]) -> None:
-    environ({"AIORNOT_API_URL": "http://x", "AIORNOT_API_KEY": " ", "AIORNOT_FLAG_DIR": ""})
+def test_blank_settings_mean_unset(environ: Callable[..., None]) -> None:
+    blank = {"AIORNOT_API_KEY": " ", "AIORNOT_FLAG_DIR": "", "AIORNOT_TIMEOUT_S": ""}
+    environ({"AIORNOT_API_URL": "http://x", **blank, "AIORNOT_MAX_UPLOAD_BYTES": ""})
     settings = Settings.from_env()
     assert (settings.api_key, settings.flag_dir) == (None, Path("flagged"))
+    assert (settings.total_timeout_s, settings.max_upload_bytes) == (30.0, 4 * MIB)
 
 
 def test_frontend_imports_nothing_from_the_project_or_heavy_ml_libraries() -> None:

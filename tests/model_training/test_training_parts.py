@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from model_training.checkpoints import parse_wandb_ref, resolve_checkpoint
+from model_training.checkpoints import load_datamodule, parse_wandb_ref, resolve_checkpoint
 from model_training.lit_module import AiOrNotModule, warmup_cosine
 from model_training.metrics import BinaryLogLoss, classification_metrics
 
@@ -81,3 +81,12 @@ def test_local_references_resolve_to_a_file_or_the_one_checkpoint_in_a_directory
     assert resolve_checkpoint(ckpt.parent) == ckpt  # how a downloaded artifact directory looks
     with pytest.raises(FileNotFoundError):
         resolve_checkpoint(tmp_path / "missing.ckpt")
+
+
+def test_a_checkpoint_from_before_the_typed_data_config_is_refused_clearly(tmp_path: Path) -> None:
+    """Its DataModule saved `source=`... at the top level: say so, instead of a TypeError."""
+    old = tmp_path / "old.ckpt"
+    legacy = {"source": "demo", "path": None, "crop_size": 64, "demo_samples_per_photo": 60}
+    torch.save({"datamodule_hyper_parameters": legacy, "pytorch-lightning_version": "2.6.6"}, old)
+    with pytest.raises(ValueError, match=r"moved under data\.dataset"):
+        load_datamodule(old)
