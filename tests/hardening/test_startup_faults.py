@@ -2,10 +2,11 @@
 
 Already covered in tests/lambda_fn: a bundle whose model.onnx fails its sha256 check
 (broken_api_server), a missing MODEL_URI, missing/corrupted S3 objects and botocore
-retrying a few 503s (test_store.py). Here: a store that is unreachable, one that hangs
-past the read timeout, persistent throttling, a corrupt model whose manifest agrees with it,
-a manifest missing fields, and a graph that disagrees with its manifest - each through a
-real server, which must never answer a prediction while the model is unavailable.
+retrying a few 503s (tests/lambda_fn/test_s3_loading.py). Here: a store that is unreachable,
+one that hangs past the read timeout, persistent throttling, a corrupt model whose
+manifest agrees with it, a manifest missing fields, and a graph that disagrees with its
+manifest - each through a real server, which must never answer a prediction while the
+model is unavailable.
 """
 
 from __future__ import annotations
