@@ -22,9 +22,9 @@ __all__ = ["s3_bucket", "s3_server"]  # fixtures used below
 def _publish(s3: S3Server, bucket: str, directory: Path, version: str | None = None) -> str:
     """Upload a bundle the way the registry does (files, then model.json)."""
     manifest = make_tiny_bundle(directory)
-    prefix = f"models/{version or manifest.version}/"
-    upload_bundle(s3.client(), directory, manifest, bucket, prefix)
-    return f"s3://{bucket}/{prefix}"
+    address = VersionAddress(bucket, version or manifest.version)
+    upload_bundle(s3.client(), directory, manifest, bucket, address.key_prefix)
+    return address.uri
 
 
 def test_a_version_uri_splits_into_bucket_prefix_and_version_and_back() -> None:
@@ -68,10 +68,11 @@ def test_a_corrupted_object_is_refused_naming_the_file(
 ) -> None:
     uri = _publish(s3_server, s3_bucket, tmp_path / "src")
     address = VersionAddress.parse(uri)
-    bucket, prefix = address.bucket, address.key_prefix
     original = (tmp_path / "src" / "model.onnx").read_bytes()
     corrupt = bytes([original[0] ^ 0xFF]) + original[1:]
-    s3_server.client().put_object(Bucket=bucket, Key=prefix + "model.onnx", Body=corrupt)
+    s3_server.client().put_object(
+        Bucket=address.bucket, Key=address.key_prefix + "model.onnx", Body=corrupt
+    )
     with pytest.raises(BundleError, match=r"model\.onnx: sha256 mismatch") as info:
         load_bundle(uri, tmp_path / "cache")
     assert info.value.file == "model.onnx"
@@ -83,8 +84,9 @@ def test_a_missing_object_is_refused_naming_the_file(
 ) -> None:
     uri = _publish(s3_server, s3_bucket, tmp_path / "src")
     address = VersionAddress.parse(uri)
-    bucket, prefix = address.bucket, address.key_prefix
-    s3_server.client().delete_object(Bucket=bucket, Key=prefix + "MODEL_CARD.md")
+    s3_server.client().delete_object(
+        Bucket=address.bucket, Key=address.key_prefix + "MODEL_CARD.md"
+    )
     with pytest.raises(BundleError, match=r"MODEL_CARD\.md: download failed"):
         load_bundle(uri, tmp_path / "cache")
 
@@ -146,10 +148,11 @@ def test_a_published_manifest_is_never_overwritten(
 ) -> None:
     uri = _publish(s3_server, s3_bucket, tmp_path / "src")
     address = VersionAddress.parse(uri)
-    bucket, prefix = address.bucket, address.key_prefix
     manifest = verify_bundle(tmp_path / "src")
     with pytest.raises(ClientError, match="PreconditionFailed"):
-        upload_bundle(s3_server.client(), tmp_path / "src", manifest, bucket, prefix)
+        upload_bundle(
+            s3_server.client(), tmp_path / "src", manifest, address.bucket, address.key_prefix
+        )
 
 
 def test_timeouts_and_retries_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
