@@ -89,6 +89,13 @@ def read_metadata(path: Path) -> dict[str, Any]:
 def load_checkpoint(ref: str | os.PathLike[str]) -> tuple[AiOrNotModule, dict[str, Any]]:
     """Load the model (CPU, eval mode) and its metadata from a local path or W&B reference."""
     path = resolve_checkpoint(ref)
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    if "net" not in (checkpoint.get(AiOrNotModule.CHECKPOINT_HYPER_PARAMS_KEY) or {}):
+        raise ValueError(  # Lightning would pass the old keys on and __init__ would refuse them
+            f"{path}: its network settings are missing or from before they moved under "
+            "model.net (ResNetConfig); train it again, or evaluate and export it with the "
+            "version of aiornot that wrote it"
+        )
     module = AiOrNotModule.load_from_checkpoint(path, map_location="cpu")
     return module.eval(), read_metadata(path)
 

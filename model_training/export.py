@@ -29,6 +29,7 @@ from model_training.bundle_writer import bundle_version, write_manifest
 from model_training.calibration import binary_metrics, calibrate, calibrated_probs
 from model_training.checkpoints import load_checkpoint, load_datamodule, resolve_checkpoint
 from model_training.lineage import lineage_for, log_bundle_artifact
+from model_training.models import preset_name
 from model_training.onnx_export import (
     PARITY_TOLERANCE,
     ParityError,
@@ -144,7 +145,7 @@ def export_bundle(
                 variants["int8"] = {"file": INT8_NAME, **metrics["int8"]}
         manifest = _write_card_and_manifest(
             staging,
-            name=name or f"aiornot-{module.hparams.get('preset', 'resnet')}",
+            name=name or f"aiornot-{preset_name(module.net_config) or 'resnet'}",
             spec=spec,
             outputs=outputs,
             calibration=calibration,
@@ -203,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the bundle directory to create")
     parser.add_argument("--metrics", type=Path, help="metrics.json from model_training.evaluate")
     parser.add_argument("--int8", action="store_true", help="also try a static int8 variant")
-    parser.add_argument("--name", help="model name (default aiornot-<preset>)")
+    parser.add_argument(
+        "--name", help="model name (default aiornot-<preset name>, else aiornot-resnet)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     parser.add_argument("--no-wandb", action="store_true", help="never log a W&B artifact")
     parser.add_argument(

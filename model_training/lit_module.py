@@ -13,7 +13,7 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from model_training.data.dataset import Batch, image_logits
 from model_training.metrics import classification_metrics
-from model_training.models import build_resnet
+from model_training.models import PRESETS, ResNet, ResNetConfig
 from model_training.tracking import wandb_run_path
 
 DATASET_KEYS = ("source", "path", "seed", "val_fraction", "test_fraction")  # for lineage
@@ -32,14 +32,7 @@ class AiOrNotModule(pl.LightningModule):
 
     def __init__(
         self,
-        preset: str = "tiny",
-        block: str | None = None,
-        layers: list[int] | None = None,
-        widths: list[int] | None = None,
-        stem: str | None = None,
-        stem_width: int | None = None,
-        dropout: float | None = None,
-        input_filter: str | None = None,
+        net: ResNetConfig = PRESETS["tiny"],
         lr: float = 3e-3,
         weight_decay: float = 0.05,
         betas: tuple[float, float] = (0.9, 0.999),
@@ -47,17 +40,12 @@ class AiOrNotModule(pl.LightningModule):
         min_lr_ratio: float = 0.01,
         channels_last: bool = True,
     ) -> None:
-        """Plain arguments only, so `load_from_checkpoint` can rebuild the network.
+        """The network comes in as one typed config, saved with plain types, so
+        `load_from_checkpoint` rebuilds it from the checkpoint alone.
 
         Args:
-            preset: network preset: tiny, resnet18, resnet34 or resnet50
-            block: override the residual block: basic or bottleneck (null = preset's)
-            layers: override the number of blocks per stage
-            widths: override the channels per stage
-            stem: override the stem: imagenet (strided 7x7 + max-pool) or cifar (3x3, full size)
-            stem_width: override the stem's channels
-            dropout: override the dropout before the head
-            input_filter: override the input filter: none or highpass (the residual, unit energy)
+            net: the network's shape (`ResNetConfig`, whose fields are `model.net.*`);
+                the default is the tiny preset
             lr: peak AdamW learning rate
             weight_decay: AdamW decoupled weight decay (not applied to norms and biases)
             betas: AdamW betas
@@ -66,17 +54,20 @@ class AiOrNotModule(pl.LightningModule):
             channels_last: NHWC memory format; applied only on CUDA, where it is faster
         """
         super().__init__()
-        self.save_hyperparameters()
-        self.net = build_resnet(
-            preset,
-            block=block,
-            layers=layers,
-            widths=widths,
-            stem=stem,
-            stem_width=stem_width,
-            dropout=dropout,
-            input_filter=input_filter,
+        self.net_config = net if isinstance(net, ResNetConfig) else ResNetConfig(**net)
+        # Plain types only, so a checkpoint loads with weights_only=True.
+        self.save_hyperparameters(
+            {
+                "net": self.net_config.to_dict(),
+                "lr": lr,
+                "weight_decay": weight_decay,
+                "betas": tuple(betas),
+                "warmup_fraction": warmup_fraction,
+                "min_lr_ratio": min_lr_ratio,
+                "channels_last": channels_last,
+            }
         )
+        self.net = ResNet(self.net_config)
         self.loss_fn = nn.BCEWithLogitsLoss()
         self.train_metrics = classification_metrics("train/")
         self.val_metrics = classification_metrics("val/")

@@ -3,12 +3,17 @@
 The frontend ships alone as a Space and talks HTTP only, so it keeps its own list of the
 formats the API accepts; infra's settings validate CORS origins at synth time while the
 server only parses them; infra writes the model's S3 address without importing lambda_fn;
-smoke checks a deployment as an outside client. Each copy must agree with its original.
+smoke checks a deployment as an outside client; the training configs spell out the network
+they train, which the code names as a preset. Each copy must agree with its original.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
+import yaml
 
 from frontend.imaging import API_FORMATS
 from infra.naming import model_uri
@@ -16,6 +21,7 @@ from infra.settings import Settings as InfraSettings
 from lambda_fn.image_contract import ALLOWED_FORMATS
 from lambda_fn.manifest import LABELS, MODELS_PREFIX, VersionAddress, version_uri
 from lambda_fn.settings import Settings as ServingSettings
+from model_training.models import PRESETS, ResNetConfig
 from ops.smoke import LABELS as SMOKE_LABELS
 
 
@@ -47,3 +53,14 @@ def test_infra_addresses_a_model_version_exactly_as_the_loader_reads_it() -> Non
     assert settings.model_key_prefix == address.key_prefix
     uri = model_uri("bucket", settings.model_prefix, settings.model_version)
     assert uri == version_uri("bucket", settings.model_version)
+
+
+@pytest.mark.parametrize(
+    ("config", "network"),
+    [("demo.yaml", PRESETS["tiny"]), ("aiornot.yaml", replace(PRESETS["resnet18"], dropout=0.1))],
+)
+def test_each_training_config_trains_the_network_its_docs_name(
+    config: str, network: ResNetConfig
+) -> None:
+    written = yaml.safe_load((Path(__file__).parents[1] / "configs" / config).read_text())
+    assert ResNetConfig(**written["model"]["net"]) == network

@@ -7,7 +7,7 @@ head's weights) is exact: its spatial mean equals the logit.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 import torch
@@ -20,7 +20,19 @@ InputFilter = Literal["none", "highpass"]
 
 @dataclass(frozen=True)
 class ResNetConfig:
-    """Depth and width of the network; presets below cover the usual shapes."""
+    """The network's shape, the one place it is written: the LightningModule takes it as
+    `model.net`, and `PRESETS` below name the usual ones (the defaults are resnet18).
+
+    Args:
+        block: residual block: basic (two 3x3) or bottleneck (1x1-3x3-1x1, 4x expansion)
+        layers: blocks per stage (resnet18 2,2,2,2; resnet34 and resnet50 3,4,6,3)
+        widths: channels per stage, one per entry of `layers`
+        stem: imagenet (strided 7x7 + max-pool) or cifar (3x3, full size)
+        stem_width: the stem's channels
+        dropout: dropout before the head
+        input_filter: none, or highpass (the image's residual, scaled to unit energy)
+        space_to_depth: fold each k x k pixel block into channels before the stem
+    """
 
     block: BlockKind = "basic"
     layers: tuple[int, ...] = (2, 2, 2, 2)
@@ -29,9 +41,15 @@ class ResNetConfig:
     stem_width: int = 64
     dropout: float = 0.0
     input_filter: InputFilter = "none"
-    space_to_depth: int = 1  # fold each k x k pixel block into channels before the stem
+    space_to_depth: int = 1
+
+    def __post_init__(self) -> None:
+        # YAML and checkpoints give lists; the config is frozen and hashable with tuples.
+        object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "widths", tuple(self.widths))
 
     def to_dict(self) -> dict[str, object]:
+        """Plain types (tuples, strings, numbers), safe for a `weights_only` checkpoint."""
         return asdict(self)
 
 
@@ -218,11 +236,12 @@ class ResNet(nn.Module):
 
 
 def build_resnet(preset: str = "tiny", **overrides: object) -> ResNet:
-    """Build a ResNet from a named preset, with any field overridden."""
+    """Build a ResNet from a named preset, with any `ResNetConfig` field overridden."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    base = PRESETS[preset].to_dict()
-    base.update({k: v for k, v in overrides.items() if v is not None})
-    for key in ("layers", "widths"):
-        base[key] = tuple(base[key])  # type: ignore[arg-type]
-    return ResNet(ResNetConfig(**base))  # type: ignore[arg-type]
+    return ResNet(replace(PRESETS[preset], **overrides))  # type: ignore[arg-type]
+
+
+def preset_name(config: ResNetConfig) -> str | None:
+    """The name of the preset `config` equals, or None for a custom shape."""
+    return next((name for name, preset in PRESETS.items() if preset == config), None)

@@ -41,8 +41,16 @@ def trained(
     data = {"dataset": asdict(dataset), **loader}  # as the CLI's config records it
     pl.seed_everything(0, verbose=False)
     dm = AiOrNotDataModule(dataset, **loader)
-    module = AiOrNotModule(preset="tiny", lr=3e-3)
-    module.run_config = {"data": data, "model": {"preset": "tiny"}}
+    net = {
+        "layers": [1, 1, 1],
+        "widths": [16, 32, 64],
+        "stem": "cifar",
+        "stem_width": 16,
+        "input_filter": "highpass",
+        "space_to_depth": 2,
+    }  # fmt: skip  (the tiny preset, as YAML has it)
+    module = AiOrNotModule(net=net, lr=3e-3)
+    module.run_config = {"data": data, "model": {"net": net}}
     trainer = pl.Trainer(
         max_steps=24,
         accelerator="cpu",

@@ -23,7 +23,8 @@ def test_help_lists_every_configurable_group(capsys: pytest.CaptureFixture[str])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     for flag in (
-        "--model.preset",
+        "--model.net.layers",
+        "--model.net.input_filter",
         "--model.lr",
         "--data.dataset.source",
         "--data.crop_size",

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import lightning.pytorch as pl
 import pytest
 import torch
 
-from model_training.checkpoints import load_datamodule, parse_wandb_ref, resolve_checkpoint
+from model_training.checkpoints import (
+    load_checkpoint,
+    load_datamodule,
+    parse_wandb_ref,
+    resolve_checkpoint,
+)
 from model_training.lit_module import AiOrNotModule, warmup_cosine
 from model_training.metrics import BinaryLogLoss, classification_metrics
+from model_training.models import PRESETS
 
 
 def test_schedule_warms_up_linearly_then_decays_to_the_floor() -> None:
@@ -39,7 +48,7 @@ def test_metric_keys_are_namespaced_by_split() -> None:
 
 
 def test_model_step_returns_loss_probabilities_and_targets_per_image() -> None:
-    module = AiOrNotModule(preset="tiny", widths=[8, 16, 32])
+    module = AiOrNotModule(net=replace(PRESETS["tiny"], widths=(8, 16, 32)))
     x, y = torch.randn(6, 3, 16, 16), torch.tensor([0.0, 1.0, 1.0, 0.0])
     owner = torch.tensor([0, 1, 1, 2, 3, 3])  # images 1 and 3 have two crops each
     loss, probs, targets = module.model_step((x, y, owner))
@@ -54,10 +63,39 @@ def test_model_step_returns_loss_probabilities_and_targets_per_image() -> None:
     torch.testing.assert_close(loss.detach(), expected, rtol=1e-4, atol=1e-5)
 
 
-def test_network_overrides_reach_the_resnet() -> None:
-    module = AiOrNotModule(preset="tiny", widths=[8, 16, 24], dropout=0.2)
+def test_network_config_reaches_the_resnet_and_comes_back_from_a_checkpoint(
+    tmp_path: Path,
+) -> None:
+    # as YAML gives it: a mapping with lists
+    module = AiOrNotModule(net={"layers": [1, 1, 1], "widths": [8, 16, 24], "dropout": 0.2})
     assert module.net.num_features == 24
     assert module.net.config.dropout == 0.2
+    path = tmp_path / "custom.ckpt"
+    torch.save(lightning_checkpoint(module, dict(module.hparams)), path)
+    restored, _ = load_checkpoint(path)
+    assert restored.net_config == module.net_config
+    assert restored.net_config.widths == (8, 16, 24)
+    for name, tensor in module.state_dict().items():
+        torch.testing.assert_close(restored.state_dict()[name], tensor)
+
+
+def test_checkpoint_from_before_the_net_config_is_refused_clearly(tmp_path: Path) -> None:
+    module = AiOrNotModule()
+    path = tmp_path / "old.ckpt"
+    old_hparams = {"preset": "tiny", "widths": None, "lr": 3e-3}  # before model.net
+    torch.save(lightning_checkpoint(module, old_hparams), path)
+    with pytest.raises(ValueError, match=r"moved under model\.net"):
+        load_checkpoint(path)
+
+
+def lightning_checkpoint(module: AiOrNotModule, hparams: dict[str, Any]) -> dict[str, Any]:
+    """The keys `load_from_checkpoint` reads, as `Trainer.save_checkpoint` writes them."""
+    return {
+        "state_dict": module.state_dict(),
+        module.CHECKPOINT_HYPER_PARAMS_KEY: hparams,
+        "pytorch-lightning_version": pl.__version__,
+        "aiornot": {},
+    }
 
 
 def test_wandb_reference_is_parsed_into_entity_project_name_version() -> None:
