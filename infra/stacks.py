@@ -54,7 +54,7 @@ class ModelStoreStack(Stack):
         CfnOutput(
             self,
             "PublishCommand",
-            value=f"python -m model_training.registry publish BUNDLE_DIR --bucket {bucket}",
+            value=f"make publish BUNDLE=path/to/bundle BUCKET={bucket}",
         )
 
 
