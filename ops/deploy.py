@@ -16,10 +16,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from infra import naming
 from infra.settings import Settings
+from ops import aws
 from ops.deploy_plan import Target, deploy_plan, destroy_plan
 from ops.image_tag import source_tag
 from ops.steps import Step, announce, run_step
@@ -27,8 +29,11 @@ from ops.steps import Step, announce, run_step
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def outputs_file(stage: str) -> Path:
-    return ROOT / "cdk.out" / f"outputs-{stage}.json"
+DEFAULT_CDK_OUT = ROOT / "cdk.out"
+
+
+def outputs_file(cdk_out: Path | None, stage: str) -> Path:
+    return (cdk_out or DEFAULT_CDK_OUT) / f"outputs-{stage}.json"
 
 
 def run(steps: list[Step], *, dry_run: bool) -> None:
@@ -42,9 +47,10 @@ def run(steps: list[Step], *, dry_run: bool) -> None:
             raise subprocess.CalledProcessError(returncode, list(step.argv))
 
 
-def print_outputs(stage: str) -> None:
+def print_outputs(cdk_out: Path | None, stage: str) -> None:
     """What a user needs next: the URL, how to get the key, a curl line, the smoke test."""
-    outputs = json.loads(outputs_file(stage).read_text())[naming.stack_name("Service", stage)]
+    written = json.loads(outputs_file(cdk_out, stage).read_text())
+    outputs = written[naming.stack_name("Service", stage)]
     key_command = outputs.get("ApiKeyCommand")
     print(f"\nAPI URL:    {outputs['ApiUrl']}")
     if key_command:
@@ -57,18 +63,13 @@ def print_outputs(stage: str) -> None:
 def resolve_account_region(
     account: str | None, region: str | None, *, dry_run: bool
 ) -> tuple[str | None, str | None]:
-    """Flags, then the environment, then the AWS CLI's configuration (not in a dry run)."""
+    """Flags, then the environment, then your AWS credentials and profile (not in a dry run)."""
     account = account or os.environ.get("AIORNOT_ACCOUNT") or os.environ.get("CDK_DEFAULT_ACCOUNT")
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not dry_run:
-        account = account or _aws_text("sts", "get-caller-identity", "--query", "Account")
-        region = region or _aws_text("configure", "get", "region")
+        account = account or aws.caller_account()
+        region = region or aws.configured_region()
     return account, region
-
-
-def _aws_text(*args: str) -> str:
-    command = ["aws", *args, "--output", "text"]
-    return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -84,6 +85,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--docker-context", default=".")
     parser.add_argument(
         "-c", "--context", action="append", default=[], metavar="KEY=VALUE", help="more CDK context"
+    )
+    parser.add_argument(
+        "--method",
+        choices=["change-set", "direct"],
+        default="change-set",
+        help="cdk deploy method: change-set (default) or direct (no change set; faster)",
+    )
+    parser.add_argument(
+        "--cdk-out",
+        type=Path,
+        help="cloud assembly and outputs-STAGE.json directory (default cdk.out/)",
     )
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run none")
     return parser.parse_args(argv)
@@ -105,7 +117,8 @@ def build_target(args: argparse.Namespace) -> Target:
 
         context["modelVersion"] = verify_bundle(args.model).version
         context["imageTag"] = source_tag(ROOT, args.architecture)
-    return Target(settings=Settings.from_context(context.get), extra_context=extra)
+    settings = Settings.from_context(context.get)
+    return Target(settings=settings, extra_context=extra, cdk_out=args.cdk_out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,23 +130,20 @@ def main(argv: list[str] | None = None) -> int:
     except (ValidationError, BundleError) as exc:
         print(f"Not deploying: {exc}", file=sys.stderr)
         return 2
-    except FileNotFoundError as exc:
-        print(f"Not deploying: {exc.filename} is not installed (the AWS CLI v2 is needed)",
+    except (ClientError, BotoCoreError) as exc:
+        print(f"Not deploying: cannot ask AWS who you are ({exc}); are credentials configured "
+              "(`python -m ops.aws account` should print your account)?",
               file=sys.stderr)  # fmt: skip
-        return 2
-    except subprocess.CalledProcessError as exc:
-        reason = (exc.stderr or "").strip() or f"exit {exc.returncode}"
-        print(f"Not deploying: `{' '.join(exc.cmd)}` failed ({reason}); are AWS credentials "
-              "configured (`aws sts get-caller-identity`)?", file=sys.stderr)  # fmt: skip
         return 2
     if args.action == "deploy":
         stage = target.settings.stage
         steps = deploy_plan(
             target,
             model_dir=args.model,
-            outputs_file=outputs_file(stage),
+            outputs_file=outputs_file(args.cdk_out, stage),
             dockerfile=args.dockerfile,
             docker_context=args.docker_context,
+            method=args.method,
         )
     else:
         steps = destroy_plan(target)
@@ -143,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nFailed: {shlex.join(map(str, exc.cmd))} exited {exc.returncode}", file=sys.stderr)
         return 1
     if args.action == "deploy" and not args.dry_run:
-        print_outputs(target.settings.stage)
+        print_outputs(args.cdk_out, target.settings.stage)
     return 0
 
 

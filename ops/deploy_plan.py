@@ -25,6 +25,7 @@ class Target:
 
     settings: Settings
     extra_context: dict[str, str] = field(default_factory=dict)
+    cdk_out: Path | None = None  # cdk's --output; None = its default, ./cdk.out
 
     @property
     def account(self) -> str:
@@ -49,20 +50,29 @@ class Target:
             **self.extra_context,
         }
         pairs = [arg for key, value in context.items() for arg in ("-c", f"{key}={value}")]
-        return [*CDK, action, *(self.stack(kind) for kind in stacks), *flags, *pairs]
+        output = [] if self.cdk_out is None else ["--output", str(self.cdk_out)]
+        return [*CDK, action, *(self.stack(kind) for kind in stacks), *flags, *output, *pairs]
 
 
 def deploy_plan(
-    target: Target, *, model_dir: Path, outputs_file: Path, dockerfile: str, docker_context: str
+    target: Target,
+    *,
+    model_dir: Path,
+    outputs_file: Path,
+    dockerfile: str,
+    docker_context: str,
+    method: str = "change-set",
 ) -> list[Step]:
-    """Every command `make deploy` runs, in order."""
+    """Every command `make deploy` runs, in order. `method`: cdk's deploy method, change-set
+    (reviewable, the default) or direct (create or update the stack at once)."""
     s, region = target.settings, target.region
+    deploy_flags = ["--exclusively", *CDK_FLAGS, f"--method={method}"]
     image = naming.image_uri(target.account, region, s.stage, s.image_tag)
     bucket = naming.model_bucket_name(target.account, region, s.stage)
-    tag_pushed = ["aws", "ecr", "describe-images", "--region", region]
-    tag_pushed += ["--repository-name", naming.repository_name(s.stage)]
-    tag_pushed += ["--image-ids", f"imageTag={s.image_tag}"]
-    published = ["aws", "s3api", "head-object", "--region", region, "--bucket", bucket]
+    aws = [sys.executable, "-m", "ops.aws"]  # boto3: no AWS CLI needed
+    tag_pushed = [*aws, "image-exists", "--region", region]
+    tag_pushed += ["--repository", naming.repository_name(s.stage), "--tag", s.image_tag]
+    published = [*aws, "object-exists", "--region", region, "--bucket", bucket]
     published += ["--key", f"{s.model_key_prefix}model.json"]
     build = ["docker", "build", "--platform", PLATFORMS[s.architecture], "--provenance=false"]
     build += ["-f", dockerfile, "-t", image, docker_context]
@@ -73,12 +83,13 @@ def deploy_plan(
     return [
         Step(
             "Deploy the registry and model store stacks",
-            target.cdk("deploy", "Registry", "ModelStore", flags=["--exclusively", *CDK_FLAGS]),
+            target.cdk("deploy", "Registry", "ModelStore", flags=deploy_flags),
         ),
-        Step(
+        Step(  # only needed to push: a model-only redeploy or a rollback needs no Docker
             "Log Docker in to ECR",
             login,
-            stdin_from=["aws", "ecr", "get-login-password", "--region", region],
+            stdin_from=[*aws, "ecr-password", "--region", region],
+            unless=tag_pushed,
         ),
         Step(
             f"Build the {s.architecture} serving image (tag = hash of lambda_fn/)",
@@ -97,18 +108,22 @@ def deploy_plan(
             target.cdk(
                 "deploy",
                 "Service",
-                flags=["--exclusively", *CDK_FLAGS, "--outputs-file", str(outputs_file)],
+                flags=[*deploy_flags, "--outputs-file", str(outputs_file)],
             ),
         ),
     ]
 
 
 def destroy_plan(target: Target) -> list[Step]:
-    """Service first (it uses the others); prod's bucket and repository are retained by design."""
+    """Service first (it uses the others); prod's bucket and repository are retained by design.
+
+    `--exclusively` on both: without it, destroying a stack also destroys the stacks that
+    depend on it, so the second step would destroy Service again."""
+    flags = ["--exclusively", "--force"]
     return [
-        Step("Destroy the service stack", target.cdk("destroy", "Service", flags=["--force"])),
+        Step("Destroy the service stack", target.cdk("destroy", "Service", flags=flags)),
         Step(
             "Destroy the model store and registry stacks",
-            target.cdk("destroy", "ModelStore", "Registry", flags=["--force"]),
+            target.cdk("destroy", "ModelStore", "Registry", flags=flags),
         ),
     ]

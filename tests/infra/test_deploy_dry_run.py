@@ -51,8 +51,8 @@ def test_dry_run_lists_the_full_deploy_sequence_in_order(
     pins = f"-c imageTag={tag} -c modelVersion={manifest.version}"
     expected_starts = [
         "npx cdk deploy AiOrNot-Registry-dev AiOrNot-ModelStore-dev --exclusively",
-        f"aws ecr get-login-password --region {REGION} | docker login --username AWS "
-        f"--password-stdin {ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com",
+        f"{sys.executable} -m ops.aws ecr-password --region {REGION} | docker login "
+        f"--username AWS --password-stdin {ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com",
         f"docker build --platform linux/amd64 --provenance=false -f lambda_fn/Dockerfile "
         f"-t {image} .",
         f"docker push {image}",
@@ -76,9 +76,15 @@ def test_steps_that_are_already_done_are_skipped_not_repeated(
     directory, manifest = bundle
     main(["deploy", "--model", str(directory), "--dry-run", *TARGET])
     output = capsys.readouterr().out
-    assert output.count("(skipped if this succeeds: aws ecr describe-images") == 2
-    assert f"head-object --region {REGION} --bucket aiornot-models-" in output
+    tag = source_tag(ROOT, "x86_64")
+    image_pushed = (
+        f"(skipped if this succeeds: {sys.executable} -m ops.aws image-exists --region {REGION} "
+        f"--repository aiornot-dev --tag {tag})"
+    )
+    assert output.count(image_pushed) == 3  # login, build and push: no Docker once pushed
+    assert f"ops.aws object-exists --region {REGION} --bucket aiornot-models-" in output
     assert f"--key models/{manifest.version}/model.json" in output
+    assert "aws " not in output.replace("ops.aws ", "")  # boto3, not the AWS CLI
 
 
 def test_arm64_builds_for_arm_and_tags_by_architecture(
@@ -100,8 +106,8 @@ def test_dry_run_lists_the_destroy_sequence_service_first(
     assert main(["destroy", "--dry-run", "--stage", "prod", *TARGET]) == 0
     lines = commands(capsys.readouterr().out)
     assert [line.split(" -c ")[0] for line in lines] == [
-        "npx cdk destroy AiOrNot-Service-prod --force",
-        "npx cdk destroy AiOrNot-ModelStore-prod AiOrNot-Registry-prod --force",
+        "npx cdk destroy AiOrNot-Service-prod --exclusively --force",
+        "npx cdk destroy AiOrNot-ModelStore-prod AiOrNot-Registry-prod --exclusively --force",
     ]
     assert all("imageTag" not in line for line in lines)
 
@@ -152,3 +158,25 @@ def test_real_run_pipes_stdin_and_skips_steps_already_done(
     assert out.read_text() == "secret\n"
     with pytest.raises(subprocess.CalledProcessError):
         run([Step("fails", [sys.executable, "-c", "raise SystemExit(3)"])], dry_run=False)
+
+
+def test_without_credentials_the_deploy_stops_and_says_so(
+    bundle: tuple[Path, Manifest],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No account given and none findable: a clear refusal before any step (no network:
+    the instance-metadata lookup is off, and there is nothing else to ask)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    directory, _ = bundle
+    assert main(["deploy", "--model", str(directory), "--region", REGION]) == 2
+    captured = capsys.readouterr()
+    assert commands(captured.out) == []
+    assert "Not deploying: cannot ask AWS who you are" in captured.err
+    assert "python -m ops.aws account" in captured.err

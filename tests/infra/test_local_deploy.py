@@ -1,0 +1,174 @@
+"""`python -m ops.deploy` for real, against a local CloudFormation: bootstrap, deploy model
+v1, redeploy with v2, destroy.
+
+The cloud is moto's server on 127.0.0.1 with the patches listed in
+`tests/support/local_cloud.py` (that docstring says what this proves and what it cannot:
+gateway semantics, IAM enforcement and the real base image are out of reach). The CDK CLI,
+the app, the deploy's steps and the publish are the real ones. Docker is the harness's
+stand-in (no daemon here): `login` and `build` succeed, `push` registers a manifest in the
+local ECR; the test reports that it ran.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra import naming
+from lambda_fn.manifest import Manifest
+from ops.aws import main as aws_main
+from ops.deploy import ROOT, main
+from ops.image_tag import source_tag
+from tests.support.bundles import make_tiny_bundle
+from tests.support.local_cloud import ACCOUNT, REGION, LocalCloud, local_cloud
+
+pytestmark = pytest.mark.slow
+
+STAGE = "dev"
+BUCKET = naming.model_bucket_name(ACCOUNT, REGION, STAGE)
+REPOSITORY = naming.repository_name(STAGE)
+SERVICE = naming.stack_name("Service", STAGE)
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    work = tmp_path_factory.mktemp("local-cloud")
+    with local_cloud(work) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def cloud_env(cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every AWS client, in-process or in a child (cdk, publish), talks to the local cloud."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AIORNOT_ACCOUNT", "CDK_DEFAULT_ACCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in cloud.env.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Manifest]]:
+    root = tmp_path_factory.mktemp("bundles")
+    made = {}
+    for name, size in (("v1", 8), ("v2", 16)):  # different graphs: different versions
+        made[name] = (root / name, make_tiny_bundle(root / name, size=size))
+    assert made["v1"][1].version != made["v2"][1].version
+    return made
+
+
+def deploy(model: Path, cdk_out: Path) -> int:
+    return main(["deploy", "--model", str(model), "--method", "direct", "--cdk-out", str(cdk_out)])
+
+
+def function(cloud: LocalCloud) -> dict[str, Any]:
+    lam = cloud.client("lambda")
+    names = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+    (name,) = [n for n in names if n.startswith(f"{SERVICE}-InferenceFunction")]
+    return dict(lam.get_function(FunctionName=name))
+
+
+def model_grants(cloud: LocalCloud, role_arn: str) -> list[str]:
+    """The `s3:GetObject` resources of the function's inline policies."""
+    iam = cloud.client("iam")
+    role = role_arn.rsplit("/", 1)[1]
+    resources: list[str] = []
+    for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+        for statement in document["Statement"]:
+            actions = statement["Action"]
+            if "s3:GetObject" in (actions if isinstance(actions, list) else [actions]):
+                found = statement["Resource"]
+                resources += found if isinstance(found, list) else [found]
+    return resources
+
+
+def stacks(cloud: LocalCloud) -> set[str]:
+    listed = cloud.client("cloudformation").describe_stacks()["Stacks"]
+    return {s["StackName"] for s in listed if s["StackStatus"] != "DELETE_COMPLETE"}
+
+
+def test_the_deploys_aws_questions_are_answered_by_boto3(
+    cloud: LocalCloud, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """`ops.aws` replaces the AWS CLI: exists = 0, absent = 1 (the step runs), error = 2."""
+    assert aws_main(["account"]) == 0
+    assert capfd.readouterr().out.strip() == ACCOUNT
+    cloud.client("s3").create_bucket(Bucket="probe")
+    cloud.client("s3").put_object(Bucket="probe", Key="a/model.json", Body=b"{}")
+    where = ["--region", REGION, "--bucket", "probe", "--key"]
+    assert aws_main(["object-exists", *where, "a/model.json"]) == 0
+    assert aws_main(["object-exists", *where, "b/model.json"]) == 1
+    image = ["image-exists", "--region", REGION, "--repository", "nowhere", "--tag", "t"]
+    assert aws_main(image) == 2  # no repository: an error, reported, not "absent"
+    assert "RepositoryNotFoundException" in capfd.readouterr().err
+    cloud.client("ecr").create_repository(repositoryName="nowhere")
+    assert aws_main(image) == 1
+    assert aws_main(["ecr-password", "--region", REGION]) == 0
+    assert capfd.readouterr().out.strip()
+
+
+def test_deploy_v1_then_v2_then_destroy(
+    cloud: LocalCloud,
+    bundles: dict[str, tuple[Path, Manifest]],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    bootstrap = subprocess.run(
+        ["npx", "cdk", "bootstrap", f"aws://{ACCOUNT}/{REGION}", "--no-notices"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert bootstrap.returncode == 0, bootstrap.stderr[-3000:]
+    image_tag = source_tag(ROOT, "x86_64")
+    registry = naming.registry_host(ACCOUNT, REGION)
+
+    # v1: everything runs, the account comes from the (local) STS, the region from AWS_REGION
+    v1_dir, v1 = bundles["v1"]
+    assert deploy(v1_dir, tmp_path / "cdk.out") == 0, capfd.readouterr().err[-3000:]
+    print("docker: the harness's stand-in ran (no daemon on this machine)")
+    assert [call[0] for call in cloud.docker_calls()] == ["login", "build", "push"]
+    fn = function(cloud)
+    config = fn["Configuration"]
+    assert fn["Code"]["ImageUri"] == f"{registry}/{REPOSITORY}:{image_tag}"
+    assert config["Environment"]["Variables"]["MODEL_URI"] == (
+        f"s3://{BUCKET}/models/{v1.version}/"
+    )
+    assert config["Environment"]["Variables"]["API_ROOT_PATH"] == f"/{STAGE}"
+    assert config["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == "AiOrNot"
+    assert (config["MemorySize"], config["Timeout"]) == (2048, 29)
+    assert fn["Concurrency"]["ReservedConcurrentExecutions"] == 10
+    assert model_grants(cloud, config["Role"]) == [f"arn:aws:s3:::{BUCKET}/models/{v1.version}/*"]
+    s3 = cloud.client("s3")
+    published = s3.get_object(Bucket=BUCKET, Key=f"models/{v1.version}/model.json")
+    assert json.loads(published["Body"].read())["version"] == v1.version
+    outputs = json.loads((tmp_path / "cdk.out" / f"outputs-{STAGE}.json").read_text())[SERVICE]
+    assert outputs["ModelUri"] == f"s3://{BUCKET}/models/{v1.version}/"
+    printed = capfd.readouterr().out
+    assert f"API URL:    {outputs['ApiUrl']}" in printed
+    assert "Smoke test: make smoke URL=" in printed
+
+    # v2: same code, so no Docker at all (login included); the pin and the grant move
+    v2_dir, v2 = bundles["v2"]
+    assert deploy(v2_dir, tmp_path / "cdk.out") == 0, capfd.readouterr().err[-3000:]
+    assert len(cloud.docker_calls()) == 3, cloud.docker_calls()  # nothing new
+    assert capfd.readouterr().out.count("already done: skipped") == 3
+    config = function(cloud)["Configuration"]
+    assert config["Environment"]["Variables"]["MODEL_URI"] == (
+        f"s3://{BUCKET}/models/{v2.version}/"
+    )
+    assert model_grants(cloud, config["Role"]) == [f"arn:aws:s3:::{BUCKET}/models/{v2.version}/*"]
+
+    # destroy: service first, each stack once; then bucket and repository are gone
+    cloud.empty_on_destroy(BUCKET, REPOSITORY)  # what auto-delete and EmptyOnDelete would do
+    assert main(["destroy", "--cdk-out", str(tmp_path / "cdk.out")]) == 0
+    destroyed = capfd.readouterr()
+    log = destroyed.out + destroyed.err  # cdk reports on stderr
+    assert log.count(f"{SERVICE}: destroying") == 1, log[-3000:]  # once, not twice
+    assert stacks(cloud) == {"CDKToolkit"}
+    assert BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    repositories = cloud.client("ecr").describe_repositories()["repositories"]
+    assert REPOSITORY not in {r["repositoryName"] for r in repositories}
