@@ -51,11 +51,12 @@ setup: $(STAMP) $(NODE_STAMP) ## Create .venv, install Python and Node tools (ch
 test: setup ## Run the whole test suite
 	$(PY) -m pytest
 
-lint: setup ## ruff (lint and format check), mypy on lambda_fn, infra and ops, the import contracts
+lint: setup ## ruff (lint and format check), mypy on lambda_fn, infra and ops, the import contracts, hadolint on the Dockerfile
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy lambda_fn infra ops app.py
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/hadolint lambda_fn/Dockerfile
 
 format: setup ## Format the code with ruff
 	$(VENV)/bin/ruff check --fix .
