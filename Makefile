@@ -7,6 +7,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-setup
 NODE_STAMP := node_modules/.stamp-npm
+CHECKOV_VENV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
+CHECKOV_STAMP := $(CHECKOV_VENV)/.stamp-$(CHECKOV_VERSION)
 
 CONFIG ?= configs/demo.yaml
 ARTIFACTS ?= artifacts
@@ -42,7 +45,13 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: $(STAMP) $(NODE_STAMP) ## Create .venv, install Python and Node tools (cheap when nothing changed)
+# checkov gets its own venv: its pins clash with ours, and we only run it.
+$(CHECKOV_STAMP):
+	@test -d $(CHECKOV_VENV) || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	@touch $@
+
+setup: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) ## Create .venv, install Python and Node tools (cheap when nothing changed)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 	  [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
@@ -51,12 +60,14 @@ setup: $(STAMP) $(NODE_STAMP) ## Create .venv, install Python and Node tools (ch
 test: setup ## Run the whole test suite
 	$(PY) -m pytest
 
-lint: setup ## ruff (lint and format check), mypy on lambda_fn, infra and ops, the import contracts, hadolint on the Dockerfile
+lint: setup ## ruff, mypy, the import contracts, hadolint on the Dockerfile, checkov on the templates (checkov-baseline.yaml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy lambda_fn infra ops app.py
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/hadolint lambda_fn/Dockerfile
+	npx cdk synth --quiet --no-notices --output build/lint-cdk.out
+	$(PY) -m tests.infra.checkov_findings build/lint-cdk.out
 
 format: setup ## Format the code with ruff
 	$(VENV)/bin/ruff check --fix .
