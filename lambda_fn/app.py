@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from time import perf_counter
 from typing import Annotated, Any
 
@@ -22,10 +23,12 @@ from lambda_fn.observability import RequestLogMiddleware, logger
 from lambda_fn.predictor import HeatmapUnavailable, ModelHolder, ModelUnavailable
 from lambda_fn.schemas import ErrorBody, Health, ModelRef, Prediction, PredictJson, Timings
 from lambda_fn.settings import Settings
+from lambda_fn.url_fetch import fetch_image
 
 DESCRIPTION = (
-    "Is this image AI-generated? POST one image to /predict as raw bytes, JSON base64 "
-    "or multipart; every answer names the model version that made it."
+    "Is this image AI-generated? POST one image to /predict as raw bytes, JSON base64, "
+    "a JSON image_url (fetched from public https hosts only) or multipart; every answer "
+    "names the model version that made it."
 )
 
 
@@ -41,10 +44,19 @@ COMMON_ERRORS = _errors(
 UNAVAILABLE = _errors((503, "`model_unavailable`: the bundle could not be loaded or verified"))
 PREDICT_ERRORS = (
     _errors(
-        (400, "`invalid_image` (undecodable, truncated, empty) or `bad_request` (bad JSON/base64)"),
+        (
+            400,
+            "`invalid_image` (undecodable, truncated, empty), `bad_request` (bad JSON/base64) "
+            "or `url_not_allowed` (image_url's scheme, host or address refused)",
+        ),
         (413, "`payload_too_large` (body over the byte limit) or `image_too_large` (pixels)"),
         (415, "`unsupported_media_type`: content type or image format not accepted"),
-        (422, "`validation_error`: a well-formed request with invalid values"),
+        (
+            422,
+            "`validation_error` (a well-formed request with invalid values) or "
+            "`url_fetch_failed` (image_url could not be fetched: DNS, connection, HTTP status, "
+            "redirects, timeout)",
+        ),
     )
     | UNAVAILABLE
 )
@@ -167,6 +179,9 @@ def _add_routes(app: FastAPI, settings: Settings, models: ModelHolder) -> None:
         manifest = predictor.bundle.manifest
         request.state.model_version = manifest.version
         image = await read_image_request(request, settings.max_body_bytes)
+        if image.url is not None:  # blocking network I/O: off the event loop
+            data = await run_in_threadpool(fetch_image, image.url, settings.fetch_policy())
+            image = replace(image, data=data)
         request.state.input_style = image.style
         request.state.image_bytes = len(image.data)
         # Inline, not in a worker thread: the work is CPU-bound and already parallel inside

@@ -14,12 +14,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 STATUS_BY_CODE: dict[str, int] = {
     "invalid_image": 400,
     "bad_request": 400,
+    "url_not_allowed": 400,
     "not_found": 404,
     "method_not_allowed": 405,
     "payload_too_large": 413,
     "image_too_large": 413,
     "unsupported_media_type": 415,
     "validation_error": 422,
+    "url_fetch_failed": 422,
     "model_unavailable": 503,
     "internal_error": 500,
 }

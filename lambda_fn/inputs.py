@@ -23,14 +23,17 @@ RAW_MEDIA_TYPES: tuple[str, ...] = tuple(sorted(set(ALLOWED_FORMATS.values())))
 JSON_TYPE = "application/json"
 MULTIPART_TYPE = "multipart/form-data"
 ENVELOPE_BYTES = 64 * 1024  # JSON keys, a data: URI prefix, multipart boundaries and part headers
-InputStyle = Literal["raw", "json", "multipart"]
+InputStyle = Literal["raw", "json", "multipart", "url"]
 
 
 @dataclass(frozen=True)
 class ImageRequest:
+    """The image's bytes, or (style `url`) the URL to fetch them from."""
+
     data: bytes
     style: InputStyle
     explain: bool = False
+    url: str | None = None
 
 
 def body_limit(style: InputStyle, max_image_bytes: int) -> int:
@@ -108,16 +111,20 @@ def parse_json(body: bytes, max_image_bytes: int) -> ImageRequest:
         payload = json.loads(body)
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise ApiError("bad_request", f"The body is not valid JSON: {exc}") from exc
-    if not isinstance(payload, dict) or "image" not in payload:
+    if not isinstance(payload, dict) or not ({"image", "image_url"} & payload.keys()):
         raise ApiError(
             "bad_request",
-            'The JSON body must be an object with field "image" (base64 or a data: URI).',
+            'The JSON body must be an object with field "image" (base64 or a data: URI) '
+            'or "image_url" (an https URL).',
         )
     try:
         parsed = PredictJson.model_validate(payload)
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
         raise ApiError("validation_error", describe_validation(errors)) from exc
+    if parsed.image_url is not None:
+        return ImageRequest(data=b"", style="url", explain=parsed.explain, url=parsed.image_url)
+    assert parsed.image is not None  # the schema gives exactly one of the two
     data = decode_base64_image(parsed.image)
     if len(data) > max_image_bytes:
         raise _too_large(max_image_bytes, "decoded image")

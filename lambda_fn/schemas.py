@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ModelRef(BaseModel):
@@ -39,12 +39,25 @@ class Prediction(BaseModel):
 
 
 class PredictJson(BaseModel):
-    """The JSON request body (FSDL-style clients)."""
+    """The JSON request body: the image inline (FSDL-style clients) or by URL."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    image: str = Field(description="Base64 image bytes, or a data: URI (data:image/png;base64,...)")
+    image: str | None = Field(
+        default=None, description="Base64 image bytes, or a data: URI (data:image/png;base64,...)"
+    )
+    image_url: str | None = Field(
+        default=None,
+        description="An https URL the API fetches the image from (public hosts only)",
+        max_length=2048,
+    )
     explain: bool = Field(default=False, description="Add the heatmap (same as ?explain=true)")
+
+    @model_validator(mode="after")
+    def _one_image(self) -> PredictJson:
+        if (self.image is None) == (self.image_url is None):
+            raise ValueError('give exactly one of "image" (base64) and "image_url"')
+        return self
 
 
 class ErrorDetail(BaseModel):

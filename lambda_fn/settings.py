@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lambda_fn.image_contract import DEFAULT_MAX_PIXELS
+from lambda_fn.url_fetch import FetchPolicy
 
 MIB = 1024 * 1024
 LAMBDA_MB_PER_VCPU = 1769  # Lambda allocates one full vCPU per 1,769 MB of memory
@@ -49,10 +50,18 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     api_root_path: str = Field(default="", description="API Gateway stage prefix, e.g. /prod")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    url_fetch_allow_http: bool = Field(default=False, description="image_url may be http://")
+    url_fetch_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="image_url hosts allowed; empty: any public host"
+    )
+    url_fetch_timeout: float = Field(default=10.0, gt=0, description="seconds per read")
+    url_fetch_allow_loopback: bool = Field(
+        default=False, description="tests only: image_url may name 127.0.0.0/8 or ::1"
+    )
     aws_lambda_function_name: str | None = None
     aws_lambda_function_memory_size: int | None = None
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "url_fetch_allowed_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         """Accept a JSON list or a comma-separated string, as people write either."""
@@ -62,6 +71,11 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [origin.strip() for origin in text.split(",") if origin.strip()]
         return value
+
+    @field_validator("url_fetch_allowed_hosts")
+    @classmethod
+    def _lower_hosts(cls, value: list[str]) -> list[str]:
+        return [host.strip().rstrip(".").lower() for host in value]
 
     @field_validator("api_root_path")
     @classmethod
@@ -77,6 +91,17 @@ class Settings(BaseSettings):
     @property
     def in_lambda(self) -> bool:
         return bool(self.aws_lambda_function_name)
+
+    def fetch_policy(self) -> FetchPolicy:
+        """How image_url is fetched: the body's byte limit, and the URL_FETCH_* settings."""
+        return FetchPolicy(
+            max_bytes=self.max_body_bytes,
+            allow_http=self.url_fetch_allow_http,
+            allowed_hosts=frozenset(self.url_fetch_allowed_hosts),
+            allow_loopback=self.url_fetch_allow_loopback,
+            read_timeout=self.url_fetch_timeout,
+            total_timeout=2 * self.url_fetch_timeout,
+        )
 
     @property
     def intra_op_threads(self) -> int:

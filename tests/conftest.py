@@ -1,4 +1,5 @@
-"""Suite-wide settings: no test talks to W&B's servers or reads a developer's credentials."""
+"""Suite-wide settings: no test talks to W&B's servers, reads a developer's credentials, or
+fetches an `image_url` from anywhere but this machine."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Every app a test starts (in-process or a uvicorn child) refuses image_url hosts other than
+# these before any DNS lookup, so fuzzed URLs never leave the machine. Forced, not defaulted.
+os.environ["URL_FETCH_ALLOWED_HOSTS"] = "127.0.0.1"
 
 
 AUDIT_TEST = "test_serving_requirements_have_no_known_vulnerabilities"
