@@ -36,8 +36,9 @@ if TYPE_CHECKING:
     from model_training.data.decoders import StandInDecoder
 
 VERSION = "v2"
-# Pairs cut from each photograph. 80, not 60: the 64-96 px bucket reached 0.939 with 60 and
-# 0.968 with 80 (held-out photographs, JPEG >= 70; docs/training.md), at the same steps.
+# Pairs cut from each photograph. 80, not 60: on an Intel Xeon the 64-96 px bucket reached
+# 0.939 with 60 and 0.968 with 80 (held-out photographs, JPEG >= 70), at the same steps; on
+# an AMD EPYC 80 gives 0.941 and 100 also 0.941 (docs/training.md).
 DEFAULT_SAMPLES_PER_PHOTO = 80
 INDEX = "index.json"
 MIN_SIDE = 64  # the model's crop: no demo image is smaller, so none needs padding
