@@ -23,7 +23,7 @@ from lambda_fn.observability import RequestLogMiddleware, logger
 from lambda_fn.predictor import HeatmapUnavailable, ModelHolder, ModelUnavailable
 from lambda_fn.schemas import ErrorBody, Health, ModelRef, Prediction, PredictJson, Timings
 from lambda_fn.settings import Settings
-from lambda_fn.url_fetch import fetch_image
+from lambda_fn.url_fetch import UrlFetchError, fetch_image
 
 DESCRIPTION = (
     "Is this image AI-generated? POST one image to /predict as raw bytes, JSON base64, "
@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.models = models
     install_error_handlers(app)
-    for domain_error in (ImageError, HeatmapUnavailable, ModelUnavailable):
+    for domain_error in (ImageError, HeatmapUnavailable, ModelUnavailable, UrlFetchError):
         app.add_exception_handler(domain_error, _domain_error)
     _add_routes(app, settings, models)
     if settings.cors_origins:
@@ -130,6 +130,8 @@ def error_code(exc: Exception) -> str:
         return "validation_error"
     if isinstance(exc, ModelUnavailable):
         return "model_unavailable"
+    if isinstance(exc, UrlFetchError):
+        return exc.code
     raise TypeError(f"not a domain error: {exc!r}") from exc
 
 
@@ -210,8 +212,9 @@ def _add_routes(app: FastAPI, settings: Settings, models: ModelHolder) -> None:
 
     @app.get("/model", response_model=Manifest, responses=UNAVAILABLE, summary="The manifest")
     def model() -> Manifest:
-        manifest = models.require().bundle.manifest
-        return Manifest.model_validate(without_local_paths(manifest.model_dump()))
+        predictor = models.require()
+        served = {**predictor.bundle.manifest.model_dump(), "serving_variant": predictor.variant}
+        return Manifest.model_validate(without_local_paths(served))
 
 
 def without_local_paths(value: Any) -> Any:

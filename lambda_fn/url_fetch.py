@@ -17,20 +17,32 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from lambda_fn.errors import ApiError
 from lambda_fn.image_contract import ALLOWED_FORMATS
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+FetchErrorCode = Literal[
+    "url_not_allowed", "url_fetch_failed", "payload_too_large", "unsupported_media_type"
+]
 Resolver = Callable[[str, int], Sequence[str]]  # (host, port) -> the addresses it resolves to
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 IMAGE_TYPES = frozenset(ALLOWED_FORMATS.values())
 CHUNK = 64 * 1024
 USER_AGENT = "aiornot-image-fetch/1"
+
+
+class UrlFetchError(Exception):
+    """A refused or failed `image_url`; `code` is the API's error code (app.py maps it)."""
+
+    def __init__(self, code: FetchErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -58,12 +70,12 @@ class Target:
     address: str  # the checked address the connection goes to
 
 
-def not_allowed(message: str) -> ApiError:
-    return ApiError("url_not_allowed", message)
+def not_allowed(message: str) -> UrlFetchError:
+    return UrlFetchError("url_not_allowed", message)
 
 
-def fetch_failed(message: str) -> ApiError:
-    return ApiError("url_fetch_failed", message)
+def fetch_failed(message: str) -> UrlFetchError:
+    return UrlFetchError("url_fetch_failed", message)
 
 
 def refusal(address: IPAddress, *, allow_loopback: bool = False) -> str | None:
@@ -218,7 +230,7 @@ def _image_body(
 def _check_type(content_type: str | None) -> None:
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     if media_type not in IMAGE_TYPES:
-        raise ApiError(
+        raise UrlFetchError(
             "unsupported_media_type",
             f"image_url answered with Content-Type {media_type or '(none)'}; "
             f"accepted: {', '.join(sorted(IMAGE_TYPES))}",
@@ -244,8 +256,8 @@ def _read_capped(response: urllib3.BaseHTTPResponse, limit: int, deadline: float
     return b"".join(chunks)
 
 
-def _too_large(limit: int) -> ApiError:
-    return ApiError(
+def _too_large(limit: int) -> UrlFetchError:
+    return UrlFetchError(
         "payload_too_large",
         f"The image at image_url is over the limit of {limit:,} bytes; "
         "link a smaller image (re-encoded as JPEG or downscaled).",

@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from lambda_fn.errors import ApiError
-from lambda_fn.url_fetch import FetchPolicy, check_url, fetch_image, refusal
+from lambda_fn.url_fetch import FetchPolicy, UrlFetchError, check_url, fetch_image, refusal
 from tests.lambda_fn.conftest import make_image
 from tests.support.image_host import ImageHost
 
@@ -56,7 +55,7 @@ def resolving_to(*addresses: str) -> Callable[[str, int], list[str]]:
 
 
 def refused_code(url: str, policy: FetchPolicy, resolve: Any = None) -> str:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(UrlFetchError) as caught:
         check_url(url, policy, resolve or resolving_to("93.184.215.14"))
     return caught.value.code
 
@@ -124,14 +123,14 @@ def test_an_image_is_fetched_with_its_host_named(image_host: ImageHost) -> None:
 
 def test_three_redirects_are_followed_and_a_fourth_is_refused(image_host: ImageHost) -> None:
     assert fetch_image(f"{image_host.url}/hop/2", LOCAL) == JPEG  # 3 redirects
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(UrlFetchError) as caught:
         fetch_image(f"{image_host.url}/hop/3", LOCAL)  # 4 redirects
     assert caught.value.code == "url_fetch_failed"
     assert "more than 3" in caught.value.message
 
 
 def test_a_redirect_to_the_metadata_service_is_checked_and_refused(image_host: ImageHost) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(UrlFetchError) as caught:
         fetch_image(f"{image_host.url}/to-metadata", LOCAL)
     assert caught.value.code == "url_not_allowed"
     assert "169.254.169.254" in caught.value.message
@@ -153,7 +152,7 @@ def test_what_is_not_a_small_image_is_refused_clearly(
     policy = FetchPolicy(
         max_bytes=len(JPEG) * 3, allow_http=True, allow_loopback=True, read_timeout=0.5
     )
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(UrlFetchError) as caught:
         fetch_image(f"{image_host.url}{path}", policy)
     assert caught.value.code == code
 
@@ -162,7 +161,7 @@ def test_nothing_listening_is_a_fetch_failure() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound, never listening: connections are refused
-        with pytest.raises(ApiError) as caught:
+        with pytest.raises(UrlFetchError) as caught:
             fetch_image(f"http://127.0.0.1:{port}/cat.jpg", LOCAL)
     assert caught.value.code == "url_fetch_failed"
 
