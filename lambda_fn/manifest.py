@@ -16,13 +16,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lambda_fn.stem import InputSpec
 
 FORMAT_VERSION = 2  # 2: native-resolution crops (`input.rule`); 1 resized every upload
 MANIFEST_NAME = "model.json"
 MODEL_NAME = "model.onnx"
+FP32 = "fp32"  # the variant name of model.onnx itself
 CARD_NAME = "MODEL_CARD.md"
 SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # a file or version name: no paths, no "..".
 LABELS = ("real", "ai")  # index 1 is the positive class: the model's logit says "ai"
@@ -88,6 +96,22 @@ class Manifest(BaseModel):
     metrics: dict[str, Any] = Field(default_factory=dict)
     lineage: Lineage = Field(default_factory=Lineage)
     variants: dict[str, Variant] = Field(default_factory=dict)
+    # The graph to serve: a key of `variants` (e.g. int8, kept only if it passed its gates),
+    # or "fp32" for model.onnx. Servers may still choose fp32 (MODEL_VARIANT=fp32).
+    serving_variant: str = FP32
+
+    @model_validator(mode="after")
+    def _serving_variant_exists(self) -> Manifest:
+        if self.serving_variant != FP32 and self.serving_variant not in self.variants:
+            raise ValueError(
+                f"serving_variant {self.serving_variant!r} is not one of the variants "
+                f"{sorted(self.variants)} (or {FP32!r})"
+            )
+        return self
+
+    def variant_file(self, variant: str) -> str:
+        """The file of a variant name ("fp32": model.onnx)."""
+        return MODEL_NAME if variant == FP32 else self.variants[variant].file
 
     @field_validator("created_at")
     @classmethod

@@ -15,7 +15,7 @@ import onnxruntime as ort
 from PIL import Image
 
 from lambda_fn.loader import Bundle, load_bundle
-from lambda_fn.manifest import MODEL_NAME
+from lambda_fn.manifest import FP32, Manifest
 from lambda_fn.ort_session import check_session_io, create_session
 from lambda_fn.settings import Settings
 from lambda_fn.stem import InputSpec, aggregate, assemble_heatmap, prepare
@@ -82,10 +82,17 @@ class Predictor:
     """A loaded model; `predict` is thread-safe (ONNX Runtime sessions are)."""
 
     def __init__(
-        self, bundle: Bundle, session: ort.InferenceSession, *, from_cache: bool, load_ms: float
+        self,
+        bundle: Bundle,
+        session: ort.InferenceSession,
+        *,
+        from_cache: bool,
+        load_ms: float,
+        variant: str = FP32,
     ) -> None:
         self.bundle = bundle
         self.session = session
+        self.variant = variant  # the graph serving: "fp32" (model.onnx) or a variant's name
         self.from_cache = from_cache
         self.load_ms = load_ms
         self._temperature = float(bundle.manifest.calibration.temperature)
@@ -99,15 +106,19 @@ class Predictor:
             raise ValueError("MODEL_URI is not set; point it at a bundle directory or s3:// prefix")
         start = perf_counter()
         bundle = load_bundle(settings.model_uri, settings.model_cache_dir)
-        session, from_cache = create_session(
-            bundle.model_path,
-            bundle.manifest.files[MODEL_NAME].sha256,
-            cache_dir=settings.model_cache_dir / "optimized",
-            intra_op_threads=settings.intra_op_threads,
-            inter_op_threads=settings.ort_inter_op_threads,
-        )
-        check_session_io(session, bundle.manifest)
-        predictor = cls(bundle, session, from_cache=from_cache, load_ms=0.0)
+        variant = choose_variant(bundle.manifest, settings.model_variant)
+        try:
+            session, from_cache = _open(bundle, variant, settings)
+        except Exception as exc:  # e.g. a runtime without the variant's kernels
+            if variant == FP32:
+                raise
+            log.warning(
+                "variant refused, serving fp32",
+                extra={"variant": variant, "reason": f"{type(exc).__name__}: {exc}"},
+            )
+            variant = FP32
+            session, from_cache = _open(bundle, variant, settings)
+        predictor = cls(bundle, session, from_cache=from_cache, load_ms=0.0, variant=variant)
         predictor.warm_up()
         predictor.load_ms = (perf_counter() - start) * 1000
         return predictor
@@ -139,6 +150,36 @@ class Predictor:
             timings_ms=result.timings_ms,
             heatmap=heatmap,
         )
+
+
+def choose_variant(manifest: Manifest, setting: str) -> str:
+    """The graph to serve: the manifest's choice ("auto"), fp32, or a named variant.
+
+    A named variant the bundle does not have falls back to fp32, with a warning: a setting
+    left over from another bundle must not take the service down.
+    """
+    wanted = manifest.serving_variant if setting == "auto" else setting
+    if wanted == FP32 or wanted in manifest.variants:
+        return wanted
+    log.warning(
+        "variant not in the bundle, serving fp32",
+        extra={"variant": wanted, "variants": sorted(manifest.variants)},
+    )
+    return FP32
+
+
+def _open(bundle: Bundle, variant: str, settings: Settings) -> tuple[ort.InferenceSession, bool]:
+    """A verified graph's session (from the optimised-graph cache when it holds one)."""
+    name = bundle.manifest.variant_file(variant)
+    session, from_cache = create_session(
+        bundle.directory / name,
+        bundle.manifest.files[name].sha256,
+        cache_dir=settings.model_cache_dir / "optimized",
+        intra_op_threads=settings.intra_op_threads,
+        inter_op_threads=settings.ort_inter_op_threads,
+    )
+    check_session_io(session, bundle.manifest)
+    return session, from_cache
 
 
 class ModelHolder:
@@ -185,6 +226,7 @@ class ModelHolder:
             extra={
                 "model_name": manifest.name,
                 "model_version": manifest.version,
+                "variant": self.predictor.variant,
                 "load_ms": round(self.predictor.load_ms, 1),
                 "optimized_from_cache": self.predictor.from_cache,
             },

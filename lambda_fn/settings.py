@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     model_uri: str = Field(default="", description="Bundle directory or s3://BUCKET/models/V/")
     model_cache_dir: Path = Path(tempfile.gettempdir()) / "aiornot-models"
     model_retry_seconds: float = Field(default=60.0, ge=0)
+    model_variant: str = Field(
+        default="auto",
+        description="auto: the manifest's serving_variant; fp32: model.onnx; or a variant name",
+    )
     max_body_bytes: int = Field(default=4 * MIB, gt=0, description="Limit on the image bytes")
     max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, gt=0)
     ort_intra_op_threads: int | None = Field(default=None, ge=1)

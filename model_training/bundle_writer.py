@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_fn.manifest import (
+    FP32,
     MANIFEST_NAME,
     MODEL_NAME,
     BundleError,
@@ -51,6 +52,7 @@ def write_manifest(
     lineage: dict[str, Any],
     version: str | None = None,
     variants: dict[str, dict[str, Any]] | None = None,
+    serving_variant: str = FP32,
     now: datetime | None = None,
 ) -> Manifest:
     """Hash the files already in `directory` and write `model.json` beside them."""
@@ -74,6 +76,7 @@ def write_manifest(
             "metrics": metrics,
             "lineage": lineage,
             "variants": variants or {},
+            "serving_variant": serving_variant,
         }
     )
     (directory / MANIFEST_NAME).write_text(manifest.dump_json())

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from lambda_fn.image_contract import DEFAULT_MAX_PIXELS
-from lambda_fn.manifest import CARD_NAME, MODEL_NAME, Manifest, verify_bundle
+from lambda_fn.manifest import CARD_NAME, FP32, MODEL_NAME, Manifest, verify_bundle
 from lambda_fn.ort_session import check_session_io
 from lambda_fn.predictor import infer
 from lambda_fn.stem import InputSpec
@@ -63,11 +63,7 @@ def measure(
     threshold = calibration.pop("threshold")
     t = calibration["temperature"]
     test_labels = np.array([r.label for r in test_records])
-
-    def score(data: bytes) -> float:
-        logit = infer(session, data, spec, max_pixels=DEFAULT_MAX_PIXELS, explain=False).logit
-        return float(calibrated_probs(np.array([logit]), t)[0])
-
+    score = serving_scorer(session, spec, t)
     test_probs = calibrated_probs(test_logits, t)  # already the serving path's (parity gate)
     metrics = {
         "val": binary_metrics(calibrated_probs(val_logits, t), val_labels, threshold),
@@ -76,6 +72,41 @@ def measure(
         "robustness": robustness.robustness_report(score, test_records, threshold, test_probs),
     }
     return calibration, threshold, metrics
+
+
+def serving_scorer(session: Any, spec: InputSpec, temperature: float) -> robustness.Scorer:
+    """Encoded image -> calibrated AI probability, through the serving path."""
+
+    def score(data: bytes) -> float:
+        logit = infer(session, data, spec, max_pixels=DEFAULT_MAX_PIXELS, explain=False).logit
+        return float(calibrated_probs(np.array([logit]), temperature)[0])
+
+    return score
+
+
+def int8_robustness_gate(
+    directory: Path,
+    test_records: Any,
+    spec: InputSpec,
+    temperature: float,
+    threshold: float,
+    floor: float,
+) -> dict[str, Any]:
+    """The fp32 model's robustness floor, applied to the int8 graph through the serving path.
+
+    Quantization can cost more on recompressed or small images than on validation's, so
+    int8 must clear the same clean-tier floor on held-out images; its tiers are recorded.
+    """
+    score = serving_scorer(open_session(directory / INT8_NAME), spec, temperature)
+    report = robustness.robustness_report(score, test_records, threshold)
+    value = robustness.clean_accuracy(report)
+    return {
+        "metric": "clean-tier accuracy, test split",
+        "floor": floor,
+        "value": value,
+        "passed": value >= floor,
+        "tiers": {tier: values["accuracy"] for tier, values in report["tiers"].items()},
+    }
 
 
 def robustness_gate(report: dict[str, Any], floor: float) -> dict[str, Any]:
@@ -100,6 +131,7 @@ def export_bundle(
     serving_spec: InputSpec | None = None,
     tolerance: float = PARITY_TOLERANCE,
     min_clean_accuracy: float = DEFAULT_MIN_CLEAN_ACCURACY,
+    int8_min_clean_accuracy: float | None = None,
     batch_size: int = 64,
     overwrite: bool = False,
     wandb_log: bool = True,
@@ -108,6 +140,8 @@ def export_bundle(
 
     `serving_spec` replaces the checkpoint's input spec on the serving side only: the parity
     gate must then catch any difference (tests use it to prove the gate can fail).
+    int8 is kept, and named the serving variant, only if it passes the accuracy bar and
+    then the robustness floor (`int8_min_clean_accuracy`, by default the fp32 model's).
     """
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
@@ -132,6 +166,9 @@ def export_bundle(
         if evaluated is not None:
             metrics["evaluate"] = evaluated
         variants: dict[str, dict[str, Any]] = {}
+        int8_floor = (
+            min_clean_accuracy if int8_min_clean_accuracy is None else int8_min_clean_accuracy
+        )
         if int8:
             metrics["int8"] = build_int8_variant(
                 staging,
@@ -141,6 +178,19 @@ def export_bundle(
                 calibration["temperature"],
                 threshold,
             )
+            if metrics["int8"]["kept"]:
+                gate = int8_robustness_gate(
+                    staging,
+                    dm.split_records("test"),
+                    spec,
+                    calibration["temperature"],
+                    threshold,
+                    int8_floor,
+                )
+                metrics["int8"]["robustness_gate"] = gate
+                if not gate["passed"]:
+                    metrics["int8"]["kept"] = False
+                    (staging / INT8_NAME).unlink()
             if metrics["int8"]["kept"]:
                 variants["int8"] = {"file": INT8_NAME, **metrics["int8"]}
         manifest = _write_card_and_manifest(
@@ -153,6 +203,7 @@ def export_bundle(
             metrics=metrics,
             lineage=lineage_for(checkpoint, meta),
             variants=variants,
+            serving_variant="int8" if "int8" in variants else FP32,
         )
         check_session_io(session, manifest)
         verify_bundle(staging)
@@ -194,6 +245,7 @@ def _write_card_and_manifest(directory: Path, **fields: Any) -> Manifest:
         lineage=fields["lineage"],
         version=version,
         variants=fields["variants"],
+        serving_variant=fields["serving_variant"],
         now=now,
     )
 
@@ -203,7 +255,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", required=True, help="a .ckpt path or wandb-artifact:// ref")
     parser.add_argument("--out", type=Path, required=True, help="the bundle directory to create")
     parser.add_argument("--metrics", type=Path, help="metrics.json from model_training.evaluate")
-    parser.add_argument("--int8", action="store_true", help="also try a static int8 variant")
+    parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="also try a static int8 variant; served if it passes the accuracy bar and the floor",
+    )
+    parser.add_argument(
+        "--int8-min-clean-accuracy",
+        type=float,
+        help="int8's held-out clean-tier floor (default: --min-clean-accuracy)",
+    )
     parser.add_argument(
         "--name", help="model name (default aiornot-<preset name>, else aiornot-resnet)"
     )
@@ -227,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             overwrite=args.overwrite,
             wandb_log=not args.no_wandb,
             min_clean_accuracy=args.min_clean_accuracy,
+            int8_min_clean_accuracy=args.int8_min_clean_accuracy,
         )
     except (ParityError, RobustnessGateError, FileExistsError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -235,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.out}: {manifest.name} {manifest.version}  test accuracy {test['accuracy']:.4f}  "
         f"auroc {test['auroc']}  T={manifest.calibration.temperature:.3f}  "
-        f"threshold={manifest.threshold:.3f}  variants={sorted(manifest.variants) or '-'}"
+        f"threshold={manifest.threshold:.3f}  variants={sorted(manifest.variants) or '-'}  "
+        f"serving={manifest.serving_variant}"
     )
     print(robustness.render(manifest.metrics["robustness"]))
     return 0

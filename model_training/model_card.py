@@ -97,12 +97,22 @@ def render(
     demo = split.get("source") == "demo"
     int8_text = "not requested."
     if int8:
-        verdict = "kept as `model.int8.onnx`" if int8["kept"] else "rejected (not in the bundle)"
+        verdict = (
+            "kept as `model.int8.onnx` and served"
+            if int8["kept"]
+            else "rejected (not in the bundle)"
+        )
         int8_text = (
             f"{verdict}: {int8['split']} accuracy {int8['fp32_accuracy']:.4f} (fp32) vs "
             f"{int8['int8_accuracy']:.4f} (int8), a drop of {int8['drop_points']:.2f} points "
             f"(limit {int8['max_drop_points']})."
         )
+        gate = int8.get("robustness_gate")
+        if gate:
+            int8_text += (
+                f" Held-out clean-tier accuracy {gate['value']:.4f} (floor {gate['floor']}): "
+                f"{'passed' if gate['passed'] else 'failed'}."
+            )
     evaluated = metrics.get("evaluate")
     sections = [
         f"# Model card: {name} {version}",

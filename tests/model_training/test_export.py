@@ -145,9 +145,33 @@ def test_int8_measurements_are_in_the_manifest_whether_or_not_kept(bundle_dir: P
     assert report["drop_points"] == pytest.approx(
         (report["fp32_accuracy"] - report["int8_accuracy"]) * 100, abs=1e-4
     )
-    assert report["kept"] is (report["drop_points"] <= 0.5)
+    gate = report.get("robustness_gate")  # judged only once the accuracy bar is passed
+    assert (gate is not None) is (report["drop_points"] <= 0.5)
+    assert report["kept"] is (report["drop_points"] <= 0.5 and gate is not None and gate["passed"])
     assert ("int8" in manifest.variants) is report["kept"]
     assert (bundle_dir / "model.int8.onnx").exists() is report["kept"]
+    assert manifest.serving_variant == ("int8" if report["kept"] else "fp32")
+
+
+def test_int8_that_misses_the_robustness_floor_is_not_shipped(
+    trained: tuple[Path, AiOrNotDataModule], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The accuracy bar passes (forced here); the held-out floor then refuses it."""
+    checkpoint, _ = trained
+    monkeypatch.setattr("model_training.quantize.keep_int8", lambda fp32, int8: (True, 0.0))
+    manifest = export_bundle(
+        str(checkpoint), tmp_path / "bundle", int8=True, wandb_log=False, min_clean_accuracy=0
+    )
+    assert manifest.serving_variant == "int8"  # floor 0: passes
+    refused = export_bundle(
+        str(checkpoint), tmp_path / "refused", int8=True, wandb_log=False, min_clean_accuracy=0,
+        int8_min_clean_accuracy=1.01,
+    )  # fmt: skip
+    gate = refused.metrics["int8"]["robustness_gate"]
+    assert gate["passed"] is False and gate["floor"] == 1.01
+    assert refused.metrics["int8"]["kept"] is False
+    assert refused.serving_variant == "fp32" and "int8" not in refused.variants
+    assert not (tmp_path / "refused" / "model.int8.onnx").exists()
 
 
 def test_model_card_states_use_data_metrics_and_limitations(bundle_dir: Path) -> None:

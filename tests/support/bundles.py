@@ -2,6 +2,7 @@
 
 - `export_tiny_resnet`: the demo ResNet with random weights, exported to ONNX (needs torch);
 - `make_tiny_bundle`: a torch-free two-node graph whose outputs tests can predict;
+- `with_int8`: a copy of a bundle with a static int8 variant, served by its manifest;
 - `tampered_copy`: a bundle altered after its manifest was written.
 """
 
@@ -38,6 +39,37 @@ def export_tiny_resnet(directory: Path, *, size: int = IMAGE_SIZE, seed: int = 0
         threshold=0.5,
         metrics={"test": {"accuracy": 0.5}},
         lineage={"git_commit": None, "wandb_run": None, "dataset": "none", "split": None},
+    )
+
+
+def with_int8(bundle: Path, destination: Path, *, graph: bytes | None = None) -> Manifest:
+    """A copy of `bundle` plus `model.int8.onnx` (static QDQ, or `graph` as given), listed
+    and hashed in a new manifest whose `serving_variant` is int8."""
+    import numpy as np
+
+    from lambda_fn.manifest import read_manifest
+    from model_training.quantize import INT8_NAME, quantize_int8
+
+    shutil.copytree(bundle, destination)
+    manifest = read_manifest(destination)
+    if graph is None:
+        size = manifest.input_spec().crop_size
+        crops = np.random.default_rng(0).normal(0, 1, (32, 3, size, size)).astype(np.float32)
+        quantize_int8(destination / "model.onnx", destination / INT8_NAME, crops)
+    else:
+        (destination / INT8_NAME).write_bytes(graph)
+    fields = manifest.model_dump()
+    return write_manifest(
+        destination,
+        name=manifest.name,
+        input_spec=manifest.input_spec(),
+        outputs=fields["outputs"],
+        calibration=fields["calibration"],
+        threshold=manifest.threshold,
+        metrics=fields["metrics"],
+        lineage=fields["lineage"],
+        variants={"int8": {"file": INT8_NAME, "kept": True}},
+        serving_variant="int8",
     )
 
 
