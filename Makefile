@@ -29,7 +29,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 export CDK_DISABLE_CLI_TELEMETRY ?= true
 
-.PHONY: help setup test lint format demo validate train evaluate export publish serve frontend task-root requirements load-test bench \
+.PHONY: help setup test lint format demo validate train evaluate export publish serve frontend space task-root requirements load-test bench \
         synth deploy destroy smoke clean
 
 help: ## List the targets
@@ -57,8 +57,8 @@ setup: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) ## Create .venv, install Python a
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	} || echo "note: chromium is missing, so the browser test will be skipped"
 
-test: setup ## Run the whole test suite
-	$(PY) -m pytest
+test: setup ## Run the whole test suite (the slowest 15 tests are listed at the end)
+	$(PY) -m pytest --durations=15
 
 lint: setup ## ruff, mypy, the import contracts, hadolint on the Dockerfile, checkov on the templates (checkov-baseline.yaml)
 	$(VENV)/bin/ruff check .
@@ -100,6 +100,10 @@ serve: setup ## The API on 127.0.0.1:PORT (8000) serving MODEL_URI (a bundle dir
 frontend: setup ## The Gradio app on 127.0.0.1:7860, pointed at `make serve` (API_URL=...)
 	AIORNOT_API_URL=$(API_URL) GRADIO_SERVER_NAME=127.0.0.1 GRADIO_SERVER_PORT=$(FRONTEND_PORT) \
 	  $(PY) -m frontend.app
+
+space: setup ## Publish frontend/ to a Hugging Face Space (SPACE=user/name SPACE_API_URL=https://... ARGS=--dry-run)
+	@test -n "$(SPACE)" || { echo "usage: make space SPACE=user/name SPACE_API_URL=https://... [ARGS=--dry-run]"; exit 2; }
+	$(PY) -m ops.space publish $(SPACE) $(if $(SPACE_API_URL),--api-url $(SPACE_API_URL)) $(ARGS)
 
 task-root: setup ## Assemble the Lambda task root without Docker (ARCH=x86_64|arm64) and report its size
 	$(PY) -m ops.task_root --arch $(ARCH)
