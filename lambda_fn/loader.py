@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_fn.manifest import (
+    FP32,
     MANIFEST_NAME,
     MODEL_NAME,
     BundleError,
@@ -31,10 +32,10 @@ class Bundle:
     model_path: Path
 
     def variant_path(self, name: str) -> Path:
-        variant = self.manifest.variants.get(name)
-        if variant is None:
+        """The graph of a variant name ("fp32": model.onnx)."""
+        if name != FP32 and name not in self.manifest.variants:
             raise BundleError(f"{MANIFEST_NAME}: no variant {name!r}", file=MANIFEST_NAME)
-        return self.directory / variant.file
+        return self.directory / self.manifest.variant_file(name)
 
 
 def load_bundle(uri: str, cache_dir: Path) -> Bundle:

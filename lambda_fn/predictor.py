@@ -170,10 +170,10 @@ def choose_variant(manifest: Manifest, setting: str) -> str:
 
 def _open(bundle: Bundle, variant: str, settings: Settings) -> tuple[ort.InferenceSession, bool]:
     """A verified graph's session (from the optimised-graph cache when it holds one)."""
-    name = bundle.manifest.variant_file(variant)
+    path = bundle.variant_path(variant)
     session, from_cache = create_session(
-        bundle.directory / name,
-        bundle.manifest.files[name].sha256,
+        path,
+        bundle.manifest.files[path.name].sha256,
         cache_dir=settings.model_cache_dir / "optimized",
         intra_op_threads=settings.intra_op_threads,
         inter_op_threads=settings.ort_inter_op_threads,
