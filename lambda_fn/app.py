@@ -21,14 +21,24 @@ from lambda_fn.inputs import JSON_TYPE, MULTIPART_TYPE, RAW_MEDIA_TYPES, read_im
 from lambda_fn.manifest import Manifest
 from lambda_fn.observability import RequestLogMiddleware, logger
 from lambda_fn.predictor import HeatmapUnavailable, ModelHolder, ModelUnavailable
-from lambda_fn.schemas import ErrorBody, Health, ModelRef, Prediction, PredictJson, Timings
+from lambda_fn.schemas import (
+    ErrorBody,
+    Health,
+    ModelRef,
+    Prediction,
+    PredictJson,
+    Timings,
+    UploadTicket,
+)
 from lambda_fn.settings import Settings
+from lambda_fn.uploads import UploadError, UploadStore
 from lambda_fn.url_fetch import UrlFetchError, fetch_image
 
 DESCRIPTION = (
     "Is this image AI-generated? POST one image to /predict as raw bytes, JSON base64, "
     "a JSON image_url (fetched from public https hosts only) or multipart; every answer "
-    "names the model version that made it."
+    "names the model version that made it. Images over the request limit go to S3 first: "
+    'POST /uploads, POST the file to the URL it returns, then POST /predict {"s3_key": key}.'
 )
 
 
@@ -42,30 +52,42 @@ COMMON_ERRORS = _errors(
     (500, "`internal_error`: a bug; never expected, always logged"),
 )
 UNAVAILABLE = _errors((503, "`model_unavailable`: the bundle could not be loaded or verified"))
-PREDICT_ERRORS = (
-    _errors(
-        (
-            400,
-            "`invalid_image` (undecodable, truncated, empty), `bad_request` (bad JSON/base64) "
-            "or `url_not_allowed` (image_url's scheme, host or address refused)",
-        ),
-        (413, "`payload_too_large` (body over the byte limit) or `image_too_large` (pixels)"),
-        (415, "`unsupported_media_type`: content type or image format not accepted"),
-        (
-            422,
-            "`validation_error` (a well-formed request with invalid values) or "
-            "`url_fetch_failed` (image_url could not be fetched: DNS, connection, HTTP status, "
-            "redirects, timeout)",
-        ),
-    )
-    | UNAVAILABLE
+UPLOADS_DISABLED = "`uploads_disabled`: this server has no upload bucket (UPLOADS_BUCKET)"
+PREDICT_ERRORS = _errors(
+    (
+        400,
+        "`invalid_image` (undecodable, truncated, empty), `bad_request` (bad JSON/base64) "
+        "or `url_not_allowed` (image_url's scheme, host or address refused)",
+    ),
+    (
+        404,
+        f"`upload_not_found` (no object at s3_key: never uploaded, or expired) or "
+        f"{UPLOADS_DISABLED}",
+    ),
+    (413, "`payload_too_large` (body or upload over its byte limit) or `image_too_large` (pixels)"),
+    (415, "`unsupported_media_type`: content type or image format not accepted"),
+    (
+        422,
+        "`validation_error` (a well-formed request with invalid values) or "
+        "`url_fetch_failed` (image_url could not be fetched: DNS, connection, HTTP status, "
+        "redirects, timeout)",
+    ),
+    (
+        503,
+        "`model_unavailable` (the bundle could not be loaded or verified) or "
+        "`uploads_unavailable` (the upload store could not be read)",
+    ),
+)
+UPLOAD_ERRORS = _errors(
+    (404, UPLOADS_DISABLED),
+    (503, "`uploads_unavailable`: the upload could not be signed"),
 )
 BINARY = {"schema": {"type": "string", "format": "binary"}}
 ABSOLUTE_PATH = re.compile(r"^(/|~|[A-Za-z]:[\\/])")  # POSIX, home, Windows
 PREDICT_BODY = {
     "requestBody": {
         "required": True,
-        "description": "One image, in any of three styles",
+        "description": "One image: raw bytes, JSON (base64, image_url or s3_key) or multipart",
         "content": {
             **{media_type: BINARY for media_type in RAW_MEDIA_TYPES},
             JSON_TYPE: {"schema": PredictJson.model_json_schema()},
@@ -102,9 +124,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.models = models
     install_error_handlers(app)
-    for domain_error in (ImageError, HeatmapUnavailable, ModelUnavailable, UrlFetchError):
+    domain_errors = (ImageError, HeatmapUnavailable, ModelUnavailable, UrlFetchError, UploadError)
+    for domain_error in domain_errors:
         app.add_exception_handler(domain_error, _domain_error)
-    _add_routes(app, settings, models)
+    uploads = (
+        UploadStore(
+            settings.uploads_bucket,
+            max_bytes=settings.uploads_max_bytes,
+            expires_in=settings.uploads_expires_s,
+        )
+        if settings.uploads_bucket
+        else None
+    )
+    _add_routes(app, settings, models, uploads)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -130,7 +162,7 @@ def error_code(exc: Exception) -> str:
         return "validation_error"
     if isinstance(exc, ModelUnavailable):
         return "model_unavailable"
-    if isinstance(exc, UrlFetchError):
+    if isinstance(exc, UrlFetchError | UploadError):
         return exc.code
     raise TypeError(f"not a domain error: {exc!r}") from exc
 
@@ -160,7 +192,19 @@ class StagePrefixMiddleware:
         await self.app(scope, receive, send)
 
 
-def _add_routes(app: FastAPI, settings: Settings, models: ModelHolder) -> None:
+def _require_uploads(uploads: UploadStore | None) -> UploadStore:
+    if uploads is None:
+        raise UploadError(
+            "uploads_disabled",
+            "This server takes no uploads (UPLOADS_BUCKET is not set); send the image in the "
+            "request instead, up to the request limit.",
+        )
+    return uploads
+
+
+def _add_routes(
+    app: FastAPI, settings: Settings, models: ModelHolder, uploads: UploadStore | None
+) -> None:
     @app.post(
         "/predict",
         response_model=Prediction,
@@ -184,6 +228,9 @@ def _add_routes(app: FastAPI, settings: Settings, models: ModelHolder) -> None:
         if image.url is not None:  # blocking network I/O: off the event loop
             data = await run_in_threadpool(fetch_image, image.url, settings.fetch_policy())
             image = replace(image, data=data)
+        elif image.s3_key is not None:
+            data = await run_in_threadpool(_require_uploads(uploads).read, image.s3_key)
+            image = replace(image, data=data)
         request.state.input_style = image.style
         request.state.image_bytes = len(image.data)
         # Inline, not in a worker thread: the work is CPU-bound and already parallel inside
@@ -203,6 +250,22 @@ def _add_routes(app: FastAPI, settings: Settings, models: ModelHolder) -> None:
             model=ModelRef(name=manifest.name, version=manifest.version),
             heatmap=answer.heatmap,
             timings_ms=Timings(**timings),
+        )
+
+    @app.post(
+        "/uploads",
+        response_model=UploadTicket,
+        responses=UPLOAD_ERRORS,
+        summary="Sign an S3 upload for an image over the request limit",
+    )
+    def new_upload() -> UploadTicket:
+        ticket = _require_uploads(uploads).new_ticket()
+        return UploadTicket(
+            key=ticket.key,
+            url=ticket.url,
+            fields=ticket.fields,
+            expires_in=ticket.expires_in,
+            max_bytes=ticket.max_bytes,
         )
 
     @app.get("/health", response_model=Health, responses=UNAVAILABLE, summary="Readiness")

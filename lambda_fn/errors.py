@@ -16,6 +16,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "bad_request": 400,
     "url_not_allowed": 400,
     "not_found": 404,
+    "upload_not_found": 404,
+    "uploads_disabled": 404,
     "method_not_allowed": 405,
     "payload_too_large": 413,
     "image_too_large": 413,
@@ -23,6 +25,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "validation_error": 422,
     "url_fetch_failed": 422,
     "model_unavailable": 503,
+    "uploads_unavailable": 503,
     "internal_error": 500,
 }
 _CODE_BY_STATUS = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}

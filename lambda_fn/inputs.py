@@ -17,23 +17,24 @@ from starlette.types import Message
 
 from lambda_fn.errors import ApiError, describe_validation
 from lambda_fn.image_contract import ALLOWED_FORMATS
-from lambda_fn.schemas import PredictJson
+from lambda_fn.schemas import IMAGE_FIELDS, PredictJson
 
 RAW_MEDIA_TYPES: tuple[str, ...] = tuple(sorted(set(ALLOWED_FORMATS.values())))
 JSON_TYPE = "application/json"
 MULTIPART_TYPE = "multipart/form-data"
 ENVELOPE_BYTES = 64 * 1024  # JSON keys, a data: URI prefix, multipart boundaries and part headers
-InputStyle = Literal["raw", "json", "multipart", "url"]
+InputStyle = Literal["raw", "json", "multipart", "url", "upload"]
 
 
 @dataclass(frozen=True)
 class ImageRequest:
-    """The image's bytes, or (style `url`) the URL to fetch them from."""
+    """The image's bytes, or where to get them: the URL (style `url`) or upload key (`upload`)."""
 
     data: bytes
     style: InputStyle
     explain: bool = False
     url: str | None = None
+    s3_key: str | None = None
 
 
 def body_limit(style: InputStyle, max_image_bytes: int) -> int:
@@ -111,11 +112,11 @@ def parse_json(body: bytes, max_image_bytes: int) -> ImageRequest:
         payload = json.loads(body)
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise ApiError("bad_request", f"The body is not valid JSON: {exc}") from exc
-    if not isinstance(payload, dict) or not ({"image", "image_url"} & payload.keys()):
+    if not isinstance(payload, dict) or not (set(IMAGE_FIELDS) & payload.keys()):
         raise ApiError(
             "bad_request",
-            'The JSON body must be an object with field "image" (base64 or a data: URI) '
-            'or "image_url" (an https URL).',
+            'The JSON body must be an object with field "image" (base64 or a data: URI), '
+            '"image_url" (an https URL) or "s3_key" (from POST /uploads).',
         )
     try:
         parsed = PredictJson.model_validate(payload)
@@ -124,6 +125,8 @@ def parse_json(body: bytes, max_image_bytes: int) -> ImageRequest:
         raise ApiError("validation_error", describe_validation(errors)) from exc
     if parsed.image_url is not None:
         return ImageRequest(data=b"", style="url", explain=parsed.explain, url=parsed.image_url)
+    if parsed.s3_key is not None:
+        return ImageRequest(data=b"", style="upload", explain=parsed.explain, s3_key=parsed.s3_key)
     assert parsed.image is not None  # the schema gives exactly one of the two
     data = decode_base64_image(parsed.image)
     if len(data) > max_image_bytes:

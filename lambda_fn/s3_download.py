@@ -23,24 +23,37 @@ from lambda_fn.settings import S3Settings
 NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 
 
-def s3_client(endpoint_url: str | None = None, settings: S3Settings | None = None) -> Any:
+def s3_client(
+    endpoint_url: str | None = None,
+    settings: S3Settings | None = None,
+    *,
+    presigning: bool = False,
+) -> Any:
     """An S3 client with bounded timeouts and botocore's standard retry mode.
 
     `settings` defaults to `AIORNOT_S3_RETRIES`, `AIORNOT_S3_CONNECT_TIMEOUT` and
     `AIORNOT_S3_READ_TIMEOUT` (seconds), so a deployment can keep a hanging store from
-    outlasting Lambda's init phase.
+    outlasting Lambda's init phase. A `presigning` client signs with SigV4 (botocore's
+    default for presigned POSTs is still SigV2) for the bucket's regional endpoint, which
+    answers a new bucket's POSTs at once where the global one redirects for up to a day.
     """
     settings = settings or S3Settings()
+    session = boto3.session.Session()
     # botocore reads this itself too; reading it here also selects path-style addressing.
     endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or None
+    # Path-style works on every S3-compatible store (MinIO, moto, LocalStack) and on AWS.
+    s3_options = {"addressing_style": "path"} if endpoint_url else None
+    if presigning and not endpoint_url and session.region_name:
+        endpoint_url = f"https://s3.{session.region_name}.amazonaws.com"
+        s3_options = {"addressing_style": "virtual"}
     config = Config(
         retries={"mode": "standard", "max_attempts": settings.retries},
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
-        # Path-style works on every S3-compatible store (MinIO, moto, LocalStack) and on AWS.
-        s3={"addressing_style": "path"} if endpoint_url else None,
+        s3=s3_options,
+        signature_version="s3v4" if presigning else None,
     )
-    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+    return session.client("s3", endpoint_url=endpoint_url, config=config)
 
 
 def _describe(exc: Exception) -> str:

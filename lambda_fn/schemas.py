@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from lambda_fn.uploads import UPLOAD_KEY_PATTERN
+
 
 class ModelRef(BaseModel):
     """Which model answered: every response names it, so answers are traceable."""
@@ -39,7 +41,7 @@ class Prediction(BaseModel):
 
 
 class PredictJson(BaseModel):
-    """The JSON request body: the image inline (FSDL-style clients) or by URL."""
+    """The JSON request body: the image inline (FSDL-style clients), by URL, or by upload key."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -51,13 +53,32 @@ class PredictJson(BaseModel):
         description="An https URL the API fetches the image from (public hosts only)",
         max_length=2048,
     )
+    s3_key: str | None = Field(
+        default=None,
+        description="The key POST /uploads returned, after the file was POSTed to S3",
+        pattern=UPLOAD_KEY_PATTERN,
+    )
     explain: bool = Field(default=False, description="Add the heatmap (same as ?explain=true)")
 
     @model_validator(mode="after")
     def _one_image(self) -> PredictJson:
-        if (self.image is None) == (self.image_url is None):
-            raise ValueError('give exactly one of "image" (base64) and "image_url"')
+        given = [field for field in IMAGE_FIELDS if getattr(self, field) is not None]
+        if len(given) != 1:
+            raise ValueError('give exactly one of "image" (base64), "image_url" and "s3_key"')
         return self
+
+
+IMAGE_FIELDS = ("image", "image_url", "s3_key")
+
+
+class UploadTicket(BaseModel):
+    """A presigned POST: send `fields` as form fields, then the image as field `file`, to `url`."""
+
+    key: str = Field(description='Pass it to POST /predict as {"s3_key": key} once uploaded')
+    url: str = Field(description="Where to POST the multipart form (S3, not this API)")
+    fields: dict[str, str] = Field(description="Form fields to send before the file, unchanged")
+    expires_in: int = Field(description="Seconds the signature stays valid")
+    max_bytes: int = Field(description="Largest file S3 accepts for this key")
 
 
 class ErrorDetail(BaseModel):

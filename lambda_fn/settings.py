@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     url_fetch_allow_loopback: bool = Field(
         default=False, description="tests only: image_url may name 127.0.0.0/8 or ::1"
     )
+    uploads_bucket: str = Field(
+        default="", description="Bucket for POST /uploads and s3_key; empty: uploads are off"
+    )
+    uploads_max_bytes: int = Field(default=20 * MIB, gt=0, description="Limit on an upload")
+    uploads_expires_s: int = Field(
+        default=300, ge=60, le=3600, description="How long a presigned POST stays valid"
+    )
     aws_lambda_function_name: str | None = None
     aws_lambda_function_memory_size: int | None = None
 
