@@ -27,6 +27,11 @@ def model_bucket_name(account: str, region: str, stage: str) -> str:
     return f"aiornot-models-{account}-{region}-{stage}"
 
 
+def upload_bucket_name(account: str, region: str, stage: str) -> str:
+    """Where clients put images over the request limit (`POST /uploads`), kept one day."""
+    return f"aiornot-uploads-{account}-{region}-{stage}"
+
+
 def model_uri(bucket: str, prefix: str, version: str) -> str:
     """The `MODEL_URI` of one published bundle (DESIGN.md: s3://BUCKET/models/VERSION/)."""
     return f"s3://{bucket}/{prefix}/{version}/"

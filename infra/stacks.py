@@ -19,7 +19,7 @@ from infra.components.alarms import ServiceAlarms
 from infra.components.api import InferenceApi
 from infra.components.image_registry import ImageRegistry
 from infra.components.inference_function import InferenceFunction
-from infra.components.model_store import ModelStore, grant_read_prefix
+from infra.components.model_store import ModelStore, grant_read_prefix, grant_uploads
 from infra.settings import Settings
 
 
@@ -47,10 +47,13 @@ class ModelStoreStack(Stack):
             self,
             "ModelStore",
             bucket_name=naming.model_bucket_name(self.account, self.region, settings.stage),
+            upload_bucket_name=naming.upload_bucket_name(self.account, self.region, settings.stage),
+            upload_cors_origins=settings.cors_origins,
             retain=settings.is_prod,
         )
         bucket = self.store.bucket.bucket_name
         CfnOutput(self, "ModelBucketName", value=bucket)
+        CfnOutput(self, "UploadBucketName", value=self.store.upload_bucket.bucket_name)
         CfnOutput(
             self,
             "PublishCommand",
@@ -73,6 +76,9 @@ class ServiceStack(Stack):
         bucket = s3.Bucket.from_bucket_name(
             self, "ModelBucket", naming.model_bucket_name(self.account, self.region, stage)
         )
+        uploads = s3.Bucket.from_bucket_name(
+            self, "UploadBucket", naming.upload_bucket_name(self.account, self.region, stage)
+        )
         model_uri = naming.model_uri(
             bucket.bucket_name, settings.model_prefix, settings.model_version
         )
@@ -91,9 +97,11 @@ class ServiceStack(Stack):
             environment={
                 "API_ROOT_PATH": f"/{stage}",
                 "CORS_ORIGINS": ",".join(settings.cors_origins),
+                "UPLOADS_BUCKET": uploads.bucket_name,
             },
         )
         grant_read_prefix(bucket, inference.role, settings.model_key_prefix)
+        grant_uploads(uploads, inference.role)
         api = InferenceApi(
             self,
             "InferenceApi",

@@ -3,6 +3,7 @@
 The frontend ships alone as a Space and talks HTTP only, so it keeps its own list of the
 formats the API accepts; infra's settings validate CORS origins at synth time while the
 server only parses them; infra writes the model's S3 address without importing lambda_fn;
+the gateway validates the JSON image fields and grants the upload prefix without it;
 smoke checks a deployment as an outside client; the training configs spell out the network
 they train, which the code names as a preset. Each copy must agree with its original.
 """
@@ -16,11 +17,15 @@ import pytest
 import yaml
 
 from frontend.imaging import API_FORMATS
+from infra.components.api import IMAGE_FIELDS as GATEWAY_IMAGE_FIELDS
+from infra.components.model_store import UPLOAD_PREFIX as INFRA_UPLOAD_PREFIX
 from infra.naming import model_uri
 from infra.settings import Settings as InfraSettings
 from lambda_fn.image_contract import ALLOWED_FORMATS
 from lambda_fn.manifest import LABELS, MODELS_PREFIX, VersionAddress, version_uri
+from lambda_fn.schemas import IMAGE_FIELDS
 from lambda_fn.settings import Settings as ServingSettings
+from lambda_fn.uploads import UPLOAD_PREFIX
 from model_training.models import PRESETS, ResNetConfig
 from ops.smoke import LABELS as SMOKE_LABELS
 
@@ -38,6 +43,13 @@ def test_infra_and_the_server_read_cors_origins_the_same_way(written: str) -> No
     assert InfraSettings(cors_origins=written).cors_origins == (
         ServingSettings(cors_origins=written).cors_origins
     )
+
+
+def test_the_gateway_knows_the_json_image_fields_and_the_upload_prefix() -> None:
+    """infra validates /predict's JSON body and grants `uploads/*` without importing
+    lambda_fn, so it names the fields and the prefix itself."""
+    assert GATEWAY_IMAGE_FIELDS == IMAGE_FIELDS
+    assert INFRA_UPLOAD_PREFIX == UPLOAD_PREFIX
 
 
 def test_smoke_checks_for_exactly_the_apis_labels() -> None:

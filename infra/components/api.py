@@ -16,6 +16,7 @@ from infra.components.gateway_errors import add_error_responses
 
 # Raw image uploads (curl --data-binary) and multipart forms must reach Lambda byte-exact.
 BINARY_MEDIA_TYPES = ["image/*", "multipart/form-data", "application/octet-stream"]
+IMAGE_FIELDS = ("image", "image_url", "s3_key")  # lambda_fn.schemas.IMAGE_FIELDS
 PERIODS = {"DAY": apigw.Period.DAY, "WEEK": apigw.Period.WEEK, "MONTH": apigw.Period.MONTH}
 
 
@@ -112,7 +113,8 @@ class InferenceApi(Construct):
         predict.add_method("ANY")
 
     def _predict_json_model(self) -> apigw.Model:
-        """The JSON form of POST /predict (DESIGN.md): `{"image": "<base64>", "explain": bool}`."""
+        """The JSON form of POST /predict (DESIGN.md): one of `image` (base64), `image_url`
+        or `s3_key` (from POST /uploads), and optionally `explain`."""
         return self.rest_api.add_model(
             "PredictJson",
             content_type="application/json",
@@ -122,7 +124,7 @@ class InferenceApi(Construct):
                 type=apigw.JsonSchemaType.OBJECT,
                 # Presence only: types and values are the app's to judge (422 validation_error,
                 # 400 invalid_image), so a deployment answers exactly as the app does locally.
-                required=["image"],
+                any_of=[apigw.JsonSchema(required=[field]) for field in IMAGE_FIELDS],
             ),
         )
 

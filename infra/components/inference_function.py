@@ -44,7 +44,7 @@ class InferenceFunction(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="aiornot inference: write own logs, read one model version",
+            description="aiornot inference: write own logs, read one model version, sign uploads",
         )
         self.log_group.grant_write(self.role)
         self.function = lambda_.DockerImageFunction(

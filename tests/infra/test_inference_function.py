@@ -9,6 +9,7 @@ from aws_cdk.assertions import Match
 from tests.infra.synth import IMAGE_TAG, MODEL_VERSION, Synthesized, only, resources
 
 MODEL_BUCKET = "aiornot-models-123456789012-eu-west-1-dev"
+UPLOAD_BUCKET = "aiornot-uploads-123456789012-eu-west-1-dev"
 
 
 def function(synth: Synthesized) -> dict[str, Any]:
@@ -72,8 +73,16 @@ def test_logs_go_to_a_log_group_with_retention(default_synth: Synthesized) -> No
     assert template["Resources"][group_id]["Properties"]["RetentionInDays"] == 30
 
 
+def s3_statements(synth: Synthesized, bucket: str) -> list[dict[str, Any]]:
+    return [
+        s
+        for s in function_statements(synth)
+        if str(s["Action"]).startswith(("s3:", "['s3:")) and bucket in str(s["Resource"])
+    ]
+
+
 def test_function_reads_only_the_pinned_model_prefix(default_synth: Synthesized) -> None:
-    s3 = [s for s in function_statements(default_synth) if str(s["Action"]).startswith("s3:")]
+    s3 = s3_statements(default_synth, MODEL_BUCKET)
     assert sorted(s["Action"] for s in s3) == ["s3:GetObject", "s3:ListBucket"]
     by_action = {s["Action"]: s for s in s3}
     prefix = f"models/{MODEL_VERSION}/"
@@ -82,6 +91,16 @@ def test_function_reads_only_the_pinned_model_prefix(default_synth: Synthesized)
     assert by_action["s3:ListBucket"]["Condition"] == {
         "StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}
     }
+
+
+def test_function_may_put_and_get_only_under_uploads_of_the_upload_bucket(
+    default_synth: Synthesized,
+) -> None:
+    [statement] = s3_statements(default_synth, UPLOAD_BUCKET)
+    assert sorted(statement["Action"]) == ["s3:GetObject", "s3:PutObject"]
+    assert statement["Resource"] == f"arn:aws:s3:::{UPLOAD_BUCKET}/uploads/*"
+    assert "Condition" not in statement
+    assert function(default_synth)["Environment"]["Variables"]["UPLOADS_BUCKET"] == UPLOAD_BUCKET
 
 
 def test_function_policy_has_no_wildcard_actions(default_synth: Synthesized) -> None:

@@ -31,6 +31,8 @@ pytestmark = pytest.mark.slow
 
 STAGE = "dev"
 BUCKET = naming.model_bucket_name(ACCOUNT, REGION, STAGE)
+UPLOAD_BUCKET = naming.upload_bucket_name(ACCOUNT, REGION, STAGE)
+UPLOAD_GRANT = f"arn:aws:s3:::{UPLOAD_BUCKET}/uploads/*"
 REPOSITORY = naming.repository_name(STAGE)
 SERVICE = naming.stack_name("Service", STAGE)
 
@@ -73,7 +75,7 @@ def function(cloud: LocalCloud) -> dict[str, Any]:
 
 
 def model_grants(cloud: LocalCloud, role_arn: str) -> list[str]:
-    """The `s3:GetObject` resources of the function's inline policies."""
+    """The `s3:GetObject` resources of the function's inline policies, in policy order."""
     iam = cloud.client("iam")
     role = role_arn.rsplit("/", 1)[1]
     resources: list[str] = []
@@ -138,10 +140,14 @@ def test_deploy_v1_then_v2_then_destroy(
         f"s3://{BUCKET}/models/{v1.version}/"
     )
     assert config["Environment"]["Variables"]["API_ROOT_PATH"] == f"/{STAGE}"
+    assert config["Environment"]["Variables"]["UPLOADS_BUCKET"] == UPLOAD_BUCKET
     assert config["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == "AiOrNot"
     assert (config["MemorySize"], config["Timeout"]) == (2048, 29)
     assert fn["Concurrency"]["ReservedConcurrentExecutions"] == 10
-    assert model_grants(cloud, config["Role"]) == [f"arn:aws:s3:::{BUCKET}/models/{v1.version}/*"]
+    assert model_grants(cloud, config["Role"]) == [
+        f"arn:aws:s3:::{BUCKET}/models/{v1.version}/*",
+        UPLOAD_GRANT,
+    ]
     s3 = cloud.client("s3")
     published = s3.get_object(Bucket=BUCKET, Key=f"models/{v1.version}/model.json")
     assert json.loads(published["Body"].read())["version"] == v1.version
@@ -160,7 +166,10 @@ def test_deploy_v1_then_v2_then_destroy(
     assert config["Environment"]["Variables"]["MODEL_URI"] == (
         f"s3://{BUCKET}/models/{v2.version}/"
     )
-    assert model_grants(cloud, config["Role"]) == [f"arn:aws:s3:::{BUCKET}/models/{v2.version}/*"]
+    assert model_grants(cloud, config["Role"]) == [
+        f"arn:aws:s3:::{BUCKET}/models/{v2.version}/*",
+        UPLOAD_GRANT,
+    ]
 
     # destroy: service first, each stack once; then bucket and repository are gone
     cloud.empty_on_destroy(BUCKET, REPOSITORY)  # what auto-delete and EmptyOnDelete would do
@@ -169,6 +178,6 @@ def test_deploy_v1_then_v2_then_destroy(
     log = destroyed.out + destroyed.err  # cdk reports on stderr
     assert log.count(f"{SERVICE}: destroying") == 1, log[-3000:]  # once, not twice
     assert stacks(cloud) == {"CDKToolkit"}
-    assert BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert not {BUCKET, UPLOAD_BUCKET} & {b["Name"] for b in s3.list_buckets()["Buckets"]}
     repositories = cloud.client("ecr").describe_repositories()["repositories"]
     assert REPOSITORY not in {r["repositoryName"] for r in repositories}

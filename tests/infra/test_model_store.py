@@ -1,4 +1,4 @@
-"""The S3 model store: private, encrypted, TLS-only, versioned, logged, expiring old versions."""
+"""The S3 store: private, encrypted, TLS-only, logged buckets for models and for uploads."""
 
 from __future__ import annotations
 
@@ -28,7 +28,13 @@ def test_model_bucket_is_named_for_account_region_and_stage(default_synth: Synth
     assert bucket["Properties"]["BucketName"] == "aiornot-models-123456789012-eu-west-1-dev"
 
 
-@pytest.mark.parametrize("which", ["ModelBucket", "AccessLogBucket"])
+def upload_bucket(synth: Synthesized) -> tuple[str, dict[str, Any]]:
+    buckets = resources(synth.template_json("ModelStore"), "AWS::S3::Bucket")
+    [(logical_id, bucket)] = [(k, v) for k, v in buckets.items() if "UploadBucket" in k]
+    return logical_id, bucket
+
+
+@pytest.mark.parametrize("which", ["ModelBucket", "AccessLogBucket", "UploadBucket"])
 def test_every_bucket_blocks_public_access_and_encrypts(
     default_synth: Synthesized, which: str
 ) -> None:
@@ -58,8 +64,31 @@ def test_model_bucket_logs_access_to_the_log_bucket(default_synth: Synthesized) 
     assert logging["LogFilePrefix"] == "model-bucket/"
 
 
-def test_model_bucket_policy_denies_plain_http(default_synth: Synthesized) -> None:
-    logical_id, _ = model_bucket(default_synth)
+def test_uploads_expire_after_a_day_unversioned_and_logged(default_synth: Synthesized) -> None:
+    _, bucket = upload_bucket(default_synth)
+    props = bucket["Properties"]
+    assert props["BucketName"] == "aiornot-uploads-123456789012-eu-west-1-dev"
+    assert "VersioningConfiguration" not in props  # a deleted upload is gone, not kept
+    [rule] = props["LifecycleConfiguration"]["Rules"]
+    assert (rule["Status"], rule["Prefix"], rule["ExpirationInDays"]) == ("Enabled", "uploads/", 1)
+    assert rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1
+    assert props["LoggingConfiguration"]["LogFilePrefix"] == "upload-bucket/"
+
+
+def test_browsers_from_the_cors_origins_may_post_uploads(
+    default_synth: Synthesized, variant_synth: Synthesized
+) -> None:
+    _, bucket = upload_bucket(default_synth)
+    [rule] = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedMethods"] == ["POST"]
+    assert rule["AllowedOrigins"] == ["https://example.org"]
+    _, closed = upload_bucket(variant_synth)  # no CORS origins: no browser may post
+    assert "CorsConfiguration" not in closed["Properties"]
+
+
+@pytest.mark.parametrize("find", [model_bucket, upload_bucket])
+def test_bucket_policy_denies_plain_http(default_synth: Synthesized, find: Any) -> None:
+    logical_id, _ = find(default_synth)
     default_synth.template("ModelStore").has_resource_properties(
         "AWS::S3::BucketPolicy",
         {
@@ -85,7 +114,7 @@ def test_dev_buckets_are_emptied_and_deleted(default_synth: Synthesized) -> None
     template = default_synth.template_json("ModelStore")
     for bucket in resources(template, "AWS::S3::Bucket").values():
         assert bucket["DeletionPolicy"] == "Delete"
-    assert len(resources(template, "Custom::S3AutoDeleteObjects")) == 2
+    assert len(resources(template, "Custom::S3AutoDeleteObjects")) == 3
 
 
 def test_prod_buckets_are_retained_and_never_auto_emptied(variant_synth: Synthesized) -> None:
