@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,14 @@ class ApiError(Exception):
     @property
     def transient(self) -> bool:
         return self.status is None or self.status in TRANSIENT_STATUSES
+
+
+class UploadTooLarge(Exception):
+    """The file is over even the API's upload limit, so it has to be shrunk after all."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"over the API's upload limit of {max_bytes:,} bytes")
+        self.max_bytes = max_bytes
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,48 @@ class ApiClient:
             data=data,
             headers={"Content-Type": content_type},
         )
+
+    def predict_uploaded(self, data: bytes, content_type: str, *, explain: bool = True) -> Answer:
+        """Over the request limit: upload to S3 with a ticket from POST /uploads, then predict
+        on the key. Raises `UploadTooLarge` when the API's upload limit is smaller still."""
+        start = time.monotonic()
+        ticket = self.call("POST", "/uploads")
+        max_bytes = int(ticket.body.get("max_bytes") or 0)
+        if len(data) > max_bytes:
+            raise UploadTooLarge(max_bytes)
+        self.post_to_storage(ticket.body, data, content_type)
+        answer = self.call(
+            "POST", "/predict", json={"s3_key": ticket.body["key"], "explain": explain}
+        )
+        elapsed_ms = (time.monotonic() - start) * 1000
+        return Answer(answer.body, elapsed_ms, ticket.attempts + answer.attempts)
+
+    def post_to_storage(self, ticket: dict[str, Any], data: bytes, content_type: str) -> None:
+        """The form POST S3 checks against the ticket's policy: its fields first, then `file`.
+
+        A plain request, not the session: the API key is for the API, never for S3.
+        """
+        url = str(ticket.get("url", ""))
+        if not url.startswith(("https://", "http://")):
+            raise ApiError(
+                None, "upload_failed", f"the API's upload ticket has no usable URL: {url!r}"
+            )
+        timeout = self.settings.request_timeout_s
+        try:
+            response = requests.post(
+                url,
+                data=ticket.get("fields") or {},
+                files={"file": ("image", data, content_type)},
+                timeout=(min(timeout, 5.0), timeout),
+            )
+        except requests.RequestException as exc:
+            raise ApiError(None, "upload_failed", f"the upload to {url} failed: {exc}") from exc
+        if not response.ok:
+            raise ApiError(
+                response.status_code,
+                "upload_failed",
+                f"storage refused the upload: {storage_error(response.text)}",
+            )
 
     def model(self) -> Answer:
         """GET /model: the served bundle's manifest (version, data lineage, metrics)."""
@@ -115,3 +166,12 @@ def parse_response(response: requests.Response) -> dict[str, Any]:
     raise ApiError(
         response.status_code, f"http_{response.status_code}", str(text or response.reason)
     )
+
+
+def storage_error(text: str) -> str:
+    """S3's XML error as `Code: Message`, or the start of whatever else came back."""
+    code = re.search(r"<Code>([^<]*)</Code>", text)
+    message = re.search(r"<Message>([^<]*)</Message>", text)
+    if code:
+        return f"{code.group(1)}: {message.group(1) if message else ''}".rstrip(": ")
+    return text[:200] or "no reason given"

@@ -12,12 +12,12 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from frontend.api_client import Answer, ApiClient, ApiError
+from frontend.api_client import Answer, ApiClient, ApiError, UploadTooLarge
 from frontend.flagging import FlagStore
-from frontend.imaging import overlay_heatmap, prepare_upload
+from frontend.imaging import original_content_type, overlay_heatmap, prepare_upload
 from frontend.messages import readable_message
 from frontend.model_note import ModelNotes
-from frontend.settings import ConfigError, Settings
+from frontend.settings import MIB, ConfigError, Settings
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 CSS = "#details, #model-note {font-size: 0.95em} footer {display: none !important}"
@@ -41,14 +41,8 @@ def build_app(
     def predict(image_path: str | None) -> Outputs:
         if not image_path:
             return "", {}, None, "Upload, paste or take a picture first.", None
-        upload = prepare_upload(
-            Path(image_path).read_bytes(),
-            max_bytes=settings.max_upload_bytes,
-            max_pixels=settings.max_pixels,
-            max_side=settings.max_side,
-        )
         try:
-            answer = client.predict(upload.data, upload.content_type, explain=True)
+            answer, sent_note = send(Path(image_path).read_bytes())
         except ApiError as exc:
             return FAILED, {}, None, readable_message(exc, settings), None
         body = answer.body
@@ -59,10 +53,34 @@ def build_app(
             "prediction": {k: v for k, v in body.items() if k != "heatmap"},
         }
         details = "\n\n".join(
-            line for line in (_provenance(answer), upload.note, overlay_note) if line
+            line for line in (_provenance(answer), sent_note, overlay_note) if line
         )
         confidences = {"AI-generated": p_ai, "Real": 1.0 - p_ai}
         return _headline(body), confidences, overlay, details, record
+
+    def send(data: bytes) -> tuple[Answer, str]:
+        """The original file when the API can take it: in the request body up to the request
+        limit, through an S3 upload above it. Shrunk only when neither way can carry it."""
+        fallback = ""
+        content_type = original_content_type(data, max_pixels=settings.max_pixels)
+        if content_type and len(data) > settings.max_upload_bytes:
+            try:
+                answer = client.predict_uploaded(data, content_type, explain=True)
+                return answer, f"Sent at full size ({len(data) / MIB:.1f} MiB) through an upload."
+            except UploadTooLarge as exc:
+                fallback = f"It is over the API's upload limit ({exc.max_bytes / MIB:.0f} MiB)."
+            except ApiError as exc:
+                if exc.code != "uploads_disabled":
+                    raise
+                fallback = "This API takes no uploads (its UPLOADS_BUCKET is not set)."
+        upload = prepare_upload(
+            data,
+            max_bytes=settings.max_upload_bytes,
+            max_pixels=settings.max_pixels,
+            max_side=settings.max_side,
+        )
+        answer = client.predict(upload.data, upload.content_type, explain=True)
+        return answer, " ".join(part for part in (fallback, upload.note) if part)
 
     def flag(record: dict[str, Any] | None, correct: str | None, comment: str) -> str:
         if not record:

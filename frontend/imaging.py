@@ -34,6 +34,17 @@ class Upload:
     note: str = ""
 
 
+def original_content_type(data: bytes, *, max_pixels: int) -> str | None:
+    """The Content-Type to send these bytes unchanged as, or None when they must be shrunk
+    (a format or pixel count the API refuses) or Pillow cannot read them."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt, (width, height) = img.format or "", img.size
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+    return API_FORMATS.get(fmt) if width * height <= max_pixels else None
+
+
 def prepare_upload(data: bytes, *, max_bytes: int, max_pixels: int, max_side: int) -> Upload:
     """Send the original file when the API can take it; otherwise shrink it into a JPEG that fits.
 

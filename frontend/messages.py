@@ -27,6 +27,16 @@ def readable_message(error: ApiError, settings: Settings) -> str:
         return f"Unsupported image format: upload one of {FORMAT_NAMES}{said}."
     if status == 400 and code == "invalid_image":
         return f"The image could not be read: is the file complete and really an image?{said}"
+    if code == "upload_failed":
+        return (
+            "The image could not be uploaded to the API's storage, which takes files over "
+            f"{settings.max_upload_bytes / MIB:.1f} MiB; try again, or send a smaller file{said}."
+        )
+    if code in ("uploads_unavailable", "upload_not_found"):
+        return (
+            "The API's storage for large images did not work this time; try again, or send "
+            f"a file under {settings.max_upload_bytes / MIB:.1f} MiB{said}."
+        )
     if code == "model_unavailable" or status == 503:
         return (
             "The model is unavailable right now: the API has no verified model loaded, or is "

@@ -86,7 +86,7 @@ def test_flagging_a_wrong_prediction_saves_a_csv_row_and_the_image(
     assert (frontend.settings.flag_dir / row["image_file"]).read_bytes() == EXAMPLE.read_bytes()
 
 
-def test_upload_over_the_api_byte_limit_is_shrunk_and_still_answered(
+def test_upload_over_the_byte_limit_is_shrunk_when_the_api_takes_no_uploads(
     client: Client, api: UvicornServer, tmp_path: Path
 ) -> None:
     pixels = np.random.default_rng(0).integers(0, 256, (1500, 1500, 3), dtype=np.uint8)
@@ -98,4 +98,5 @@ def test_upload_over_the_api_byte_limit_is_shrunk_and_still_answered(
     assert direct.status_code == 413  # what the API says to the raw file
     headline, label, heatmap, details = client.predict(handle_file(str(big)), api_name="/predict")
     assert headline.startswith("## Verdict:") and label["confidences"] and heatmap is not None
+    assert "This API takes no uploads (its UPLOADS_BUCKET is not set)." in details
     assert "was converted to a 1500x1500 JPEG" in details

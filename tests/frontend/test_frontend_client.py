@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from frontend.api_client import ApiClient, ApiError
+from frontend.api_client import ApiClient, ApiError, UploadTooLarge
 from frontend.settings import Settings
 from tests.frontend.scripted_server import ScriptedServer
 
@@ -81,3 +81,61 @@ def test_an_unreachable_api_is_retried_then_reported_without_a_status() -> None:
         ApiClient(fast(f"http://127.0.0.1:{port}", total_timeout_s=0.3)).model()
     assert caught.value.status is None and caught.value.code == "unreachable"
     assert caught.value.attempts >= 2 and caught.value.transient
+
+
+def ticket(storage_url: str, max_bytes: int = 1000) -> dict[str, object]:
+    fields = {"key": "uploads/" + "a" * 32, "policy": "p", "x-amz-signature": "s"}
+    return {"key": fields["key"], "url": storage_url, "fields": fields, "max_bytes": max_bytes}
+
+
+def test_an_upload_posts_the_form_to_storage_without_the_api_key_then_predicts_on_the_key() -> None:
+    with (
+        ScriptedServer([(204, b"")]) as storage,
+        ScriptedServer([(200, ticket(storage.url + "/bucket")), (200, OK)]) as api,
+    ):
+        answer = ApiClient(fast(api.url, api_key="k-123")).predict_uploaded(
+            b"img-bytes", "image/png"
+        )
+    assert answer.body == OK and answer.attempts == 2
+    posted = storage.seen[0]
+    assert (posted.method, posted.path) == ("POST", "/bucket")
+    assert "x-api-key" not in {name.lower() for name in posted.headers}
+    body = posted.body.decode()
+    assert body.index('name="key"') < body.index('name="policy"') < body.index('name="file"')
+    assert "Content-Type: image/png\r\n\r\nimg-bytes" in body
+    assert [(s.method, s.path) for s in api.seen] == [("POST", "/uploads"), ("POST", "/predict")]
+    assert api.seen[0].headers["x-api-key"] == "k-123"
+    assert api.seen[1].body == b'{"s3_key": "uploads/' + b"a" * 32 + b'", "explain": true}'
+
+
+def test_a_file_over_the_tickets_limit_is_not_posted() -> None:
+    with (
+        ScriptedServer([(204, b"")]) as storage,
+        ScriptedServer([(200, ticket(storage.url, max_bytes=4))]) as api,
+        pytest.raises(UploadTooLarge) as caught,
+    ):
+        ApiClient(fast(api.url)).predict_uploaded(b"12345", "image/png")
+    assert caught.value.max_bytes == 4 and storage.seen == []
+
+
+def test_storage_refusing_the_upload_is_an_api_error_with_s3s_reason() -> None:
+    refusal = b"<Error><Code>AccessDenied</Code><Message>Policy expired</Message></Error>"
+    with (
+        ScriptedServer([(403, refusal)]) as storage,
+        ScriptedServer([(200, ticket(storage.url))]) as api,
+        pytest.raises(ApiError) as caught,
+    ):
+        ApiClient(fast(api.url)).predict_uploaded(b"img", "image/png")
+    error = caught.value
+    assert (error.status, error.code) == (403, "upload_failed")
+    assert "AccessDenied: Policy expired" in error.message
+    assert len(api.seen) == 1  # no predict on a key that holds nothing
+
+
+def test_a_ticket_without_a_usable_url_is_refused_before_sending_anything() -> None:
+    with (
+        ScriptedServer([(200, ticket("file:///etc/passwd"))]) as api,
+        pytest.raises(ApiError) as caught,
+    ):
+        ApiClient(fast(api.url)).predict_uploaded(b"img", "image/png")
+    assert caught.value.code == "upload_failed" and len(api.seen) == 1
