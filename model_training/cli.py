@@ -2,7 +2,8 @@
 
 LightningCLI (jsonargparse) makes every field overridable (`--trainer.max_epochs=3`) and
 lists them all in `--help`. Extra switches for `fit`: `--resume REF` (local checkpoint or
-W&B artifact, continuing the same W&B run), `--memorize` and `--profile`.
+W&B artifact, continuing the same W&B run), `--stop_at_epoch N` (end this session early,
+schedule unchanged, for notebooks that end sessions), `--memorize` and `--profile`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from jsonargparse import ActionYesNo, Namespace
+from jsonargparse.typing import PositiveInt
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.profilers import PyTorchProfiler
@@ -86,6 +88,13 @@ class AiOrNotCLI(LightningCLI):
             "wandb-artifact://ENTITY/PROJECT/NAME:VERSION, in the same W&B run",
         )
         parser.add_argument(
+            "--stop_at_epoch",
+            type=PositiveInt | None,
+            default=None,
+            help="fit: end this session after epoch N with the schedule left as configured, so "
+            "--resume continues as if it never stopped (notebooks that end sessions)",
+        )
+        parser.add_argument(
             "--memorize",
             action=ActionYesNo,
             default=False,
@@ -108,6 +117,8 @@ class AiOrNotCLI(LightningCLI):
         if config.get("torch_threads"):
             torch.set_num_threads(config.torch_threads)
         used = [name for name in SWITCHES if config.get(name)]
+        if config.get("stop_at_epoch") and self.subcommand != "fit":
+            self.parser.error("--stop_at_epoch only applies to `fit`")
         if used and self.subcommand != "fit":
             self.parser.error(f"--{used[0]} only applies to `fit`")
         if len(used) > 1:
@@ -137,6 +148,8 @@ class AiOrNotCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         config = self.config[self.subcommand] if self.subcommand else self.config
         extra: list[pl.Callback] = []
+        if config.get("stop_at_epoch"):
+            extra.append(StopAtEpoch(config.stop_at_epoch))
         if config.get("memorize"):
             self.memorization = MemorizationCheck(config.memorize_threshold)
             extra.append(self.memorization)
@@ -179,6 +192,19 @@ class AiOrNotCLI(LightningCLI):
             report_profile(
                 Path(config.profile_dir), self._profile_started, wandb_run(self.trainer), events
             )
+
+
+class StopAtEpoch(pl.Callback):
+    """Ends fit after epoch `epoch` (1-based), its checkpoints written; `max_epochs`, and so
+    the LR schedule, stay as configured, unlike stopping with a smaller `max_epochs`."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch + 1 >= self.epoch:
+            rank_zero_info(f"Stopping after epoch {self.epoch} (--stop_at_epoch); --resume goes on")
+            trainer.should_stop = True
 
 
 def _prepare_short_run(config: Namespace, steps: int) -> None:

@@ -40,7 +40,7 @@ def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) 
         assert torch.allclose(a[key].double(), b[key].double(), rtol=1e-6, atol=1e-7), key
 
 
-def test_run_stopped_after_epoch_one_and_resumed_ends_with_the_uninterrupted_weights(
+def test_a_run_stopped_after_epoch_one_and_resumed_ends_with_the_uninterrupted_weights(
     tmp_path: Path, demo_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WANDB_MODE", "disabled")
@@ -54,10 +54,17 @@ def test_run_stopped_after_epoch_one_and_resumed_ends_with_the_uninterrupted_wei
     assert torch.load(last, weights_only=True)["epoch"] == 0  # only epoch 1 (index 0) is done
     main(two_epoch_args(interrupted, demo_root, f"--resume={last}"))
 
+    sessions = tmp_path / "sessions"  # a planned stop: --stop_at_epoch, then --resume
+    main(two_epoch_args(sessions, demo_root, "--stop_at_epoch=1"))
+    planned = sessions / "checkpoints" / "last.ckpt"
+    assert torch.load(planned, weights_only=True)["epoch"] == 0
+    main(two_epoch_args(sessions, demo_root, f"--resume={planned}"))
+
     straight_last = tmp_path / "straight" / "checkpoints" / "last.ckpt"
-    for path in (straight_last, last):  # last.ckpt is the final state, best or not
+    for path in (straight_last, last, planned):  # last.ckpt is the final state, best or not
         assert torch.load(path, weights_only=True)["global_step"] == 6  # 2 epochs x 3 batches
     assert_same_weights(weights(straight_last), weights(last))
+    assert_same_weights(weights(straight_last), weights(planned))
 
 
 class RecordRestoredState(pl.Callback):
