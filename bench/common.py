@@ -85,8 +85,10 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def export_bundle(directory: Path, preset: Preset, seed: int = 0) -> Path:
-    """A random-weight model of `preset` as a real bundle (latency does not depend on weights)."""
+def export_bundle(directory: Path, preset: Preset, seed: int = 0, *, int8: bool = False) -> Path:
+    """A random-weight model of `preset` as a real bundle (latency does not depend on weights);
+    with `int8`, its static int8 graph too, named the serving variant as an export that kept
+    it would name it."""
     import torch
 
     from lambda_fn.stem import InputSpec
@@ -101,6 +103,7 @@ def export_bundle(directory: Path, preset: Preset, seed: int = 0) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     outputs = export_onnx(net, directory / "model.onnx", preset.size, dynamo=False)
     torch.save(net.state_dict(), directory / "weights.pt")
+    variants = {"int8": {"file": quantize(directory, preset.size, 16).name}} if int8 else {}
     write_manifest(
         directory,
         name=f"bench-{preset.preset}",
@@ -110,8 +113,28 @@ def export_bundle(directory: Path, preset: Preset, seed: int = 0) -> Path:
         threshold=0.5,
         metrics={"test": {"accuracy": 0.5}},
         lineage={"git_commit": None, "wandb_run": None, "dataset": "none", "split": None},
+        variants=variants,
+        serving_variant="int8" if int8 else "fp32",
     )
     return directory
+
+
+def quantize(bundle: Path, size: int, n_calibration: int) -> Path:
+    """The project's static QDQ int8 (model_training.quantize), calibrated on photo crops."""
+    from lambda_fn.stem import InputSpec, prepare
+    from model_training.quantize import quantize_int8
+
+    out = bundle / "model.int8.onnx"
+    if not out.is_file():
+        spec = InputSpec(crop_size=size, max_grid=1)
+        images = np.concatenate(
+            [
+                prepare(jpeg((size + 32, size + 32), seed=i), spec).crops
+                for i in range(n_calibration)
+            ]
+        )
+        quantize_int8(bundle / "model.onnx", out, images)
+    return out
 
 
 def jpeg(size: tuple[int, int], quality: int = 90, seed: int = 0) -> bytes:

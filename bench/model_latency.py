@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import Preset, export_bundle, median_ms, run_python
+from bench.common import Preset, export_bundle, median_ms, quantize, run_python
 
 PEAK_CODE = """
 import time, numpy as np, onnx, onnxruntime as ort
@@ -97,25 +97,6 @@ def ort_session(path: Path, profile_prefix: str | None = None) -> Any:
         options.enable_profiling = True
         options.profile_file_prefix = profile_prefix
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def quantize(bundle: Path, size: int, n_calibration: int) -> Path:
-    """The project's static QDQ int8 (model_training.quantize), calibrated on photo crops."""
-    from bench.common import jpeg
-    from lambda_fn.stem import InputSpec, prepare
-    from model_training.quantize import quantize_int8
-
-    out = bundle / "model.int8.onnx"
-    if not out.is_file():
-        spec = InputSpec(crop_size=size, max_grid=1)
-        images = np.concatenate(
-            [
-                prepare(jpeg((size + 32, size + 32), seed=i), spec).crops
-                for i in range(n_calibration)
-            ]
-        )
-        quantize_int8(bundle / "model.onnx", out, images)
-    return out
 
 
 def measure_preset(preset: Preset, work: Path, *, rounds: int, block: int) -> list[dict[str, Any]]:

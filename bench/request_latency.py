@@ -1,4 +1,5 @@
-"""Requests through the real app under uvicorn on loopback: latency split and throughput."""
+"""Requests through the real app under uvicorn on loopback: latency split and throughput,
+for the served int8 graph and for fp32 (`MODEL_VARIANT=fp32`) side by side, one bundle."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bench.common import Preset, export_bundle, percentile
 from tests.support.http_server import UvicornServer
 
 HEADERS = {"content-type": "image/jpeg"}
+VARIANTS = ("fp32", "int8")
 
 
 def server_env(bundle: Path, work: Path) -> dict[str, str]:
@@ -82,20 +84,27 @@ def measure(
     throughput_n: int,
     levels: tuple[int, ...] = (1, 4, 16),
 ) -> dict[str, Any]:
-    """Latency for each image, then throughput at each concurrency, on one live server."""
-    bundle = export_bundle(work / f"bundle-{preset.name}", preset)
-    with UvicornServer(env=server_env(bundle, work)) as server:
-        url = f"{server.url}/predict"
-        with httpx.Client(timeout=60) as client:
-            result: dict[str, Any] = {
-                "preset": preset.name,
-                "threads": os.environ.get("ORT_INTRA_OP_THREADS", "default (CPUs usable)"),
+    """Per variant, on its own live server: latency for each image, then throughput."""
+    bundle = export_bundle(work / f"bundle-{preset.name}-int8", preset, int8=True)
+    result: dict[str, Any] = {
+        "preset": preset.name,
+        "threads": os.environ.get("ORT_INTRA_OP_THREADS", "default (CPUs usable)"),
+        "variants": {},
+    }
+    for variant in VARIANTS:
+        env = server_env(bundle, work) | {"MODEL_VARIANT": variant}
+        with UvicornServer(env=env) as server, httpx.Client(timeout=60) as client:
+            served = client.get(f"{server.url}/model").json()["serving_variant"]
+            if served != variant:  # a fallback would make the comparison a lie
+                raise RuntimeError(f"asked the server for {variant}, it serves {served}")
+            url = f"{server.url}/predict"
+            result["variants"][variant] = {
                 "latency": {
                     "512x512 JPEG": latency(client, url, images["small"], n_small),
                     "~4 MB photo": latency(client, url, images["big"], n_big),
                 },
+                "throughput": [
+                    asyncio.run(_load(url, images["small"], c, throughput_n)) for c in levels
+                ],
             }
-        result["throughput"] = [
-            asyncio.run(_load(url, images["small"], c, throughput_n)) for c in levels
-        ]
     return result

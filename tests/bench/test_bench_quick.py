@@ -34,7 +34,11 @@ def test_quick_bench_writes_a_report_with_every_section_and_target(tmp_path: Pat
     engines = results["latency"][0]["ms"]
     assert set(engines) == {"ort_fp32", "ort_int8", "torch_eager"}
     assert all(v > 0 for v in engines.values())
-    assert all(t["errors"] == 0 and t["ok"] == t["n"] for t in results["requests"][0]["throughput"])
+    served = results["requests"][0]["variants"]
+    assert set(served) == {"fp32", "int8"}  # each checked against /model's serving_variant
+    for variant in served.values():
+        assert all(t["errors"] == 0 and t["ok"] == t["n"] for t in variant["throughput"])
+    assert "Served int8 vs fp32" in text and "int8 p50 ms" in text
     cold = results["cold"][0]["handlers"]
     for stages in cold.values():
         assert stages["interpreter"] <= stages["imported"] <= stages["model_ready"]
