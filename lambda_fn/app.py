@@ -136,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.uploads_bucket
         else None
     )
+    app.state.uploads = uploads
     _add_routes(app, settings, models, uploads)
     if settings.cors_origins:
         app.add_middleware(

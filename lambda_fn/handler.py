@@ -6,11 +6,14 @@ from typing import Any
 
 from mangum import Mangum
 
+from lambda_fn import snapstart
 from lambda_fn.app import app
 from lambda_fn.observability import metrics
 
 # Load once per container, in Lambda's init phase rather than inside the first request.
 app.state.models.ensure_loaded()
+# With SnapStart, init ends in a snapshot: the hooks make each restored copy its own.
+snapstart.register(app.state.models, app.state.uploads)
 
 # Lifespan off: Mangum would run it on every invocation. API_ROOT_PATH (the stage) is the
 # app's concern, so the same setting works behind any proxy.

@@ -232,6 +232,12 @@ class ModelHolder:
             },
         )
 
+    def retry_now(self) -> None:
+        """Let the next request retry a failed load at once (a restored snapshot's clock and
+        failure are the snapshot's, not this environment's)."""
+        if self.predictor is None:
+            self._attempted_at = None
+
     def require(self) -> Predictor:
         """The predictor, or ModelUnavailable."""
         predictor = self.ensure_loaded()

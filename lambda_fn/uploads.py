@@ -62,6 +62,10 @@ class UploadStore:
             self._client = s3_client(presigning=True)
         return self._client
 
+    def reset_client(self) -> None:
+        """Drop the client (and its pooled connections); the next use makes a new one."""
+        self._client = None
+
     def new_ticket(self) -> UploadTicket:
         """A fresh random key, signed for one POST of 1..max_bytes bytes within `expires_in`."""
         key = f"{UPLOAD_PREFIX}{uuid.uuid4().hex}"

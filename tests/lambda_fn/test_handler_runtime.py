@@ -157,3 +157,43 @@ def test_handler_logs_api_gateway_request_ids_and_emits_metrics(
     assert namespaces == {"AiOrNot"}  # the deployed setting is honoured, not a hard-coded name
     assert any("Latency" in r for r in emf)
     assert "k-123" not in "\n".join(runtime.lines)
+
+
+def test_a_snapstart_init_snapshots_a_loaded_model_and_the_restored_copy_answers(
+    task_root: Path,
+    var_runtime: Path,
+    resnet_bundle: Path,
+    images: dict[str, bytes],
+    tmp_path: Path,
+) -> None:
+    """awslambdaric runs our hooks itself: before the snapshot (the model is loaded), then
+    `restore/next`, then after the restore (fresh state), then the first invocation."""
+    env = {
+        "MODEL_URI": str(resnet_bundle),
+        "MODEL_CACHE_DIR": str(tmp_path / "lambda-tmp"),
+        "API_ROOT_PATH": "/prod",
+        "UPLOADS_BUCKET": "uploads-bucket",  # a client to re-create; never called here
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start",
+    }
+    with RuntimeApiEmulator() as api:
+        runtime = RuntimeProcess(
+            "lambda_fn.handler.handler",
+            api.address,
+            task_root=task_root,
+            env=env,
+            extra_paths=(var_runtime,),
+        )
+        try:
+            assert api.restored.wait(timeout=120), "\n".join(runtime.lines[-30:])
+            response = invoke(
+                (api, runtime), image_event("rest", images["png"], "image/png", binary=True)
+            )
+        finally:
+            runtime.stop()
+    assert response["statusCode"] == 200, response
+    assert api.restore_error is None
+    messages = [r.get("message") for r in runtime.json_lines()]
+    assert messages.index("model loaded") < messages.index("before snapshot")
+    assert messages.index("before snapshot") < messages.index("after restore")
+    before = next(r for r in runtime.json_lines() if r.get("message") == "before snapshot")
+    assert before["model_loaded"] is True

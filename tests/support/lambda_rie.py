@@ -1,9 +1,9 @@
 """Run a Lambda handler under AWS's runtime interface client (awslambdaric), without AWS.
 
 A small Lambda Runtime API emulator (the documented endpoints `GET
-/2018-06-01/runtime/invocation/next`, `POST .../invocation/{id}/response`, `.../{id}/error`
-and `.../init/error`) hands events to the real client; `tests/support/apigw_events.py` builds the
-API Gateway events.
+/2018-06-01/runtime/invocation/next`, `POST .../invocation/{id}/response`, `.../{id}/error`,
+`.../init/error`, and SnapStart's `GET .../restore/next` and `POST .../restore/error`) hands
+events to the real client; `tests/support/apigw_events.py` builds the API Gateway events.
 
     python -m tests.support.lambda_rie --task-root build/task-root-x86_64-py311 --image cat.jpg
 """
@@ -45,6 +45,8 @@ class RuntimeApiEmulator(BackgroundHTTPServer):
         self._events: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self._results: dict[str, queue.Queue[Invocation]] = {}
         self.init_error: Any = None
+        self.restored = threading.Event()  # SnapStart: the runtime asked for its restore
+        self.restore_error: Any = None
         super().__init__()
 
     @property
@@ -81,6 +83,9 @@ class RuntimeApiEmulator(BackgroundHTTPServer):
                 self.wfile.write(body)
 
             def do_GET(self) -> None:
+                if self.path == f"{PREFIX}/restore/next":  # the snapshot is taken, then
+                    emulator.restored.set()  # restored at once into this same process
+                    return self._reply(200, b"")
                 if self.path != f"{PREFIX}/invocation/next":
                     return self._reply(404)
                 request_id, event = emulator._events.get()  # long poll, as Lambda does
@@ -99,6 +104,8 @@ class RuntimeApiEmulator(BackgroundHTTPServer):
                 parts = self.path.removeprefix(PREFIX).strip("/").split("/")
                 if parts == ["init", "error"]:
                     emulator.init_error = payload
+                elif parts == ["restore", "error"]:
+                    emulator.restore_error = payload
                 elif len(parts) == 3 and parts[0] == "invocation" and parts[2] in OUTCOMES:
                     results = emulator._results.get(parts[1])
                     if results is None:
