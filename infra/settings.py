@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     architecture: Literal["x86_64", "arm64"] = "x86_64"
     timeout_s: int = Field(default=API_GATEWAY_MAX_TIMEOUT_S, ge=1, le=API_GATEWAY_MAX_TIMEOUT_S)
     reserved_concurrency: int | None = Field(default=10, ge=1)
+    # Cold starts: restore init from a snapshot, or keep environments initialised and paid
+    # for. Either publishes a version behind the alias `live`, which the API invokes.
+    snap_start: bool = False
+    provisioned_concurrency: int | None = Field(default=None, ge=1)
+    ephemeral_storage_mb: int = Field(default=512, ge=512, le=10240)  # /tmp: the model cache
     throttle_rate: float = Field(default=10.0, gt=0, description="steady requests/s")
     throttle_burst: int = Field(default=20, ge=1)
     quota_limit: int = Field(default=10_000, ge=1)
@@ -55,7 +60,14 @@ class Settings(BaseSettings):
     alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     ecr_keep_images: int = Field(default=10, ge=1, le=1000)
 
-    @field_validator("reserved_concurrency", "alarm_email", "account", "region", mode="before")
+    @field_validator(
+        "reserved_concurrency",
+        "provisioned_concurrency",
+        "alarm_email",
+        "account",
+        "region",
+        mode="before",
+    )
     @classmethod
     def _none_words(cls, value: object) -> object:
         """Let `-c reservedConcurrency=none` switch an optional setting off."""
@@ -81,6 +93,32 @@ class Settings(BaseSettings):
             if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
                 raise ValueError(f"CORS origin {origin!r} must be '*' or scheme://host[:port]")
         return origins
+
+    @model_validator(mode="after")
+    def _combinations_aws_accepts(self) -> Settings:
+        """Refuse here what Lambda would refuse mid-deploy, with the reason."""
+        if self.snap_start and self.provisioned_concurrency:
+            raise ValueError(
+                "snapStart and provisionedConcurrency cannot be combined (Lambda refuses "
+                "SnapStart on a version with provisioned concurrency): choose one"
+            )
+        if self.snap_start and self.ephemeral_storage_mb > 512:
+            raise ValueError(
+                f"snapStart needs ephemeralStorageMb <= 512 (Lambda refuses SnapStart with "
+                f"more), got {self.ephemeral_storage_mb}"
+            )
+        reserved, provisioned = self.reserved_concurrency, self.provisioned_concurrency
+        if provisioned and reserved is not None and provisioned > reserved:
+            raise ValueError(
+                f"provisionedConcurrency ({provisioned}) cannot exceed reservedConcurrency "
+                f"({reserved}): Lambda refuses it; raise reservedConcurrency or set it to none"
+            )
+        return self
+
+    @property
+    def published(self) -> bool:
+        """Whether the API invokes a published version through the `live` alias."""
+        return self.snap_start or self.provisioned_concurrency is not None
 
     @property
     def is_prod(self) -> bool:

@@ -92,6 +92,9 @@ class ServiceStack(Stack):
             timeout=Duration.seconds(settings.timeout_s),
             architecture=settings.architecture,
             reserved_concurrency=settings.reserved_concurrency,
+            snap_start=settings.snap_start,
+            provisioned_concurrency=settings.provisioned_concurrency,
+            ephemeral_storage_mb=settings.ephemeral_storage_mb,
             log_retention=retention,
             removal_policy=removal,
             environment={
@@ -105,7 +108,7 @@ class ServiceStack(Stack):
         api = InferenceApi(
             self,
             "InferenceApi",
-            handler=inference.function,
+            handler=inference.entry,
             stage_name=stage,
             require_api_key=settings.require_api_key,
             throttle_rate=settings.throttle_rate,

@@ -1,11 +1,13 @@
-"""The Lambda that serves predictions: a container image from our ECR repo, pinned by tag."""
+"""The Lambda that serves predictions: a container image from our ECR repo, pinned by tag;
+optionally a published version behind the alias `live`, with SnapStart or provisioned
+concurrency."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Literal
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Size
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -31,6 +33,9 @@ class InferenceFunction(Construct):
         timeout: Duration,
         architecture: Literal["x86_64", "arm64"],
         reserved_concurrency: int | None,
+        snap_start: bool = False,
+        provisioned_concurrency: int | None = None,
+        ephemeral_storage_mb: int = 512,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
         environment: Mapping[str, str] | None = None,
@@ -56,6 +61,10 @@ class InferenceFunction(Construct):
             memory_size=memory_mb,
             timeout=timeout,
             reserved_concurrent_executions=reserved_concurrency,
+            ephemeral_storage_size=Size.mebibytes(ephemeral_storage_mb),
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
+            # A superseded version is deleted, so no old snapshot stays cached (and billed).
+            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY),
             role=self.role,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
@@ -68,6 +77,19 @@ class InferenceFunction(Construct):
                 **(environment or {}),
             },
         )
+        # What the API invokes: $LATEST, or with SnapStart or provisioned concurrency a
+        # published version (the snapshot, the warm environments) behind the alias `live`.
+        self.alias: lambda_.Alias | None = None
+        self.entry: lambda_.IFunction = self.function
+        if snap_start or provisioned_concurrency:
+            self.alias = lambda_.Alias(
+                self,
+                "Live",
+                alias_name="live",
+                version=self.function.current_version,
+                provisioned_concurrent_executions=provisioned_concurrency,
+            )
+            self.entry = self.alias
         NagSuppressions.add_resource_suppressions(
             self.role,
             [

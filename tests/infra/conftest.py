@@ -17,6 +17,7 @@ import pytest
 from tests.infra.synth import (
     DEFAULT_CONTEXT,
     ROOT,
+    SNAPSTART_CONTEXT,
     VARIANT_CONTEXT,
     Synthesized,
     settings_env,
@@ -58,6 +59,14 @@ def variant_synth(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Synthesized:
     return synthesize(VARIANT_CONTEXT, tmp_path_factory.mktemp("cdk-variant"))
+
+
+@pytest.fixture(scope="session")
+def snapstart_synth(
+    cli_synth_process: tuple[subprocess.Popen[bytes], Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Synthesized:
+    return synthesize(SNAPSTART_CONTEXT, tmp_path_factory.mktemp("cdk-snapstart"))
 
 
 @pytest.fixture(scope="session")

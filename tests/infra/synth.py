@@ -50,7 +50,9 @@ VARIANT_CONTEXT = {
     "timeoutS": "20",
     "modelVersion": MODEL_VERSION,
     "imageTag": "0123456789abcdef-arm64",
+    "provisionedConcurrency": "2",
 }
+SNAPSTART_CONTEXT = {**DEFAULT_CONTEXT, "snapStart": "true"}
 
 
 def settings_env() -> dict[str, str]:

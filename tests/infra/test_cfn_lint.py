@@ -15,7 +15,7 @@ def lint_errors(template: Path, region: str) -> list[str]:
     return [f"{m.rule.id} {m.message}" for m in matches if m.rule.id.startswith("E")]
 
 
-@pytest.mark.parametrize("variant", ["default_synth", "variant_synth"])
+@pytest.mark.parametrize("variant", ["default_synth", "variant_synth", "snapstart_synth"])
 def test_synthesized_templates_pass_cfn_lint(variant: str, request: pytest.FixtureRequest) -> None:
     synth: Synthesized = request.getfixturevalue(variant)
     files = synth.template_files()

@@ -126,3 +126,54 @@ def test_function_role_has_no_managed_policies(default_synth: Synthesized) -> No
             "ManagedPolicyArns": Match.absent(),
         },
     )
+
+
+def integration_targets(synth: Synthesized) -> set[str]:
+    """What each API method invokes: the function's or the alias's logical id."""
+    methods = resources(synth.template_json("Service"), "AWS::ApiGateway::Method")
+    targets = set()
+    for method in methods.values():
+        uri = method["Properties"]["Integration"].get("Uri")
+        if uri:
+            for part in uri["Fn::Join"][1]:
+                if isinstance(part, dict) and part.keys() & {"Ref", "Fn::GetAtt"}:
+                    targets.add(part.get("Ref") or part["Fn::GetAtt"][0])
+    return targets
+
+
+def test_by_default_the_api_invokes_the_function_itself(default_synth: Synthesized) -> None:
+    template = default_synth.template_json("Service")
+    assert resources(template, "AWS::Lambda::Alias") == {}
+    assert resources(template, "AWS::Lambda::Version") == {}
+    assert "SnapStart" not in function(default_synth)
+    [function_id] = resources(template, "AWS::Lambda::Function")
+    assert integration_targets(default_synth) == {function_id}
+
+
+def test_snapstart_publishes_a_version_behind_the_live_alias_that_the_api_invokes(
+    snapstart_synth: Synthesized,
+) -> None:
+    template = snapstart_synth.template_json("Service")
+    props = function(snapstart_synth)
+    assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert props["EphemeralStorage"] == {"Size": 512}
+    [(version_id, version)] = resources(template, "AWS::Lambda::Version").items()
+    assert version["DeletionPolicy"] == "Delete"  # no superseded snapshot stays cached
+    [(alias_id, alias)] = resources(template, "AWS::Lambda::Alias").items()
+    assert alias["Properties"]["Name"] == "live"
+    assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
+    assert "ProvisionedConcurrencyConfig" not in alias["Properties"]
+    assert integration_targets(snapstart_synth) == {alias_id}
+    permissions = resources(template, "AWS::Lambda::Permission").values()
+    assert {p["Properties"]["FunctionName"]["Ref"] for p in permissions} == {alias_id}
+
+
+def test_provisioned_concurrency_sits_on_the_live_alias_without_snapstart(
+    variant_synth: Synthesized,
+) -> None:
+    template = variant_synth.template_json("Service")
+    assert "SnapStart" not in function(variant_synth)
+    [(alias_id, alias)] = resources(template, "AWS::Lambda::Alias").items()
+    config = alias["Properties"]["ProvisionedConcurrencyConfig"]
+    assert config == {"ProvisionedConcurrentExecutions": 2}
+    assert integration_targets(variant_synth) == {alias_id}

@@ -87,3 +87,25 @@ def test_model_version_that_could_widen_the_grant_is_rejected(version: str) -> N
 def test_invalid_values_fail_before_any_construct_exists(key: str, value: str) -> None:
     with pytest.raises(ValidationError):
         from_context(**{key: value})
+
+
+@pytest.mark.parametrize(
+    ("context", "reason"),
+    [
+        ({"snapStart": "true", "provisionedConcurrency": "2"}, "cannot be combined"),
+        ({"snapStart": "true", "ephemeralStorageMb": "1024"}, "ephemeralStorageMb <= 512"),
+        ({"provisionedConcurrency": "11", "reservedConcurrency": "10"}, "cannot exceed"),
+    ],
+)
+def test_combinations_lambda_refuses_are_refused_with_the_reason(
+    context: dict[str, str], reason: str
+) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        from_context(**context)
+
+
+def test_snapstart_and_provisioned_concurrency_each_publish_a_version() -> None:
+    assert not from_context().published
+    assert from_context(snapStart="true").published
+    assert from_context(provisionedConcurrency="2", reservedConcurrency="none").published
+    assert from_context(provisionedConcurrency="10").provisioned_concurrency == 10

@@ -38,7 +38,7 @@ def suppressions(synth: Synthesized) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-@pytest.mark.parametrize("variant", ["default_synth", "variant_synth"])
+@pytest.mark.parametrize("variant", ["default_synth", "variant_synth", "snapstart_synth"])
 def test_no_unsuppressed_nag_errors_or_warnings(
     variant: str, request: pytest.FixtureRequest
 ) -> None:
@@ -49,7 +49,7 @@ def test_no_unsuppressed_nag_errors_or_warnings(
         assert annotations.find_warning("*", NAG_RULES) == [], kind
 
 
-@pytest.mark.parametrize("variant", ["default_synth", "variant_synth"])
+@pytest.mark.parametrize("variant", ["default_synth", "variant_synth", "snapstart_synth"])
 def test_every_suppression_is_reviewed_specific_and_granular(
     variant: str, request: pytest.FixtureRequest
 ) -> None:
