@@ -38,7 +38,7 @@ help: ## List the targets
 $(STAMP): pyproject.toml constraints.txt
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --no-compile -c constraints.txt -e '.[dev]'  # .pyc on first import
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -48,7 +48,7 @@ $(NODE_STAMP): package.json package-lock.json
 # checkov gets its own venv: its pins clash with ours, and we only run it.
 $(CHECKOV_STAMP):
 	@test -d $(CHECKOV_VENV) || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --no-compile checkov==$(CHECKOV_VERSION)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
 	@touch $@
 
 setup: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) ## Create .venv, install Python and Node tools (cheap when nothing changed)
@@ -59,6 +59,8 @@ setup: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) ## Create .venv, install Python a
 
 # One process: the tests are CPU-bound, so two pytest-xdist workers on 2 cores took longer
 # (602 s for all but the demo, whose 2-thread training stalls beside a neighbour).
+# pip byte-compiles on install on purpose: where PYTHONDONTWRITEBYTECODE is set (as on these
+# machines) nothing is cached later, and every test subprocess would compile torch again.
 test: setup ## Run the whole test suite (the slowest 15 tests are listed at the end)
 	$(PY) -m pytest --durations=15 $(ARGS)
 
