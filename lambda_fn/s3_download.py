@@ -12,8 +12,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
@@ -37,6 +35,10 @@ def s3_client(
     default for presigned POSTs is still SigV2) for the bucket's regional endpoint, which
     answers a new bucket's POSTs at once where the global one redirects for up to a day.
     """
+    # boto3 is imported here, not at module import: a bundle already on disk never needs it.
+    import boto3
+    from botocore.config import Config
+
     settings = settings or S3Settings()
     session = boto3.session.Session()
     # botocore reads this itself too; reading it here also selects path-style addressing.

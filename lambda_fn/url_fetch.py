@@ -17,11 +17,11 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urljoin, urlsplit
 
-import urllib3
-from urllib3.exceptions import HTTPError as Urllib3Error
+if TYPE_CHECKING:  # urllib3 itself is imported on the first fetch: cold starts skip it
+    import urllib3
 
 from lambda_fn.image_contract import ALLOWED_FORMATS
 
@@ -185,6 +185,8 @@ def fetch_image(url: str, policy: FetchPolicy, resolve: Resolver = resolve_host)
 
 def _pool(target: Target, policy: FetchPolicy) -> urllib3.HTTPConnectionPool:
     """Connections to the checked address; for https, SNI and the certificate use the name."""
+    import urllib3
+
     timeout = urllib3.Timeout(connect=policy.connect_timeout, read=policy.read_timeout)
     if target.scheme == "https":
         return urllib3.HTTPSConnectionPool(
@@ -201,6 +203,8 @@ def _pool(target: Target, policy: FetchPolicy) -> urllib3.HTTPConnectionPool:
 
 def _request(pool: urllib3.HTTPConnectionPool, target: Target) -> urllib3.BaseHTTPResponse:
     """GET the path, naming the host in the Host header as the URL did."""
+    from urllib3.exceptions import HTTPError as Urllib3Error
+
     default_port = 443 if target.scheme == "https" else 80
     name = f"[{target.host}]" if ":" in target.host else target.host
     host_header = name if target.port == default_port else f"{name}:{target.port}"
@@ -238,6 +242,8 @@ def _check_type(content_type: str | None) -> None:
 
 
 def _read_capped(response: urllib3.BaseHTTPResponse, limit: int, deadline: float) -> bytes:
+    from urllib3.exceptions import HTTPError as Urllib3Error
+
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
