@@ -8,7 +8,6 @@ their policy (see tests/lambda_fn/test_app_uploads.py), so the app checks the ti
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,21 +18,14 @@ from frontend.settings import Settings
 from tests.frontend.conftest import RunningFrontend, _launch
 from tests.lambda_fn.test_app_uploads import noise_png
 from tests.support.http_server import UvicornServer
-from tests.support.s3_server import S3Server, aws_test_env
+from tests.support.s3_server import S3Server, uploads_bucket
+
+__all__ = ["uploads_bucket"]  # the fixture used below
 
 MIB = 1024 * 1024
 UPLOAD_LIMIT = 12 * MIB
 BIG_PNG = noise_png(1850)  # about 10 MB: over the 4 MiB request limit, under the upload limit
 HUGE_PNG = noise_png(2100, seed=1)  # about 13 MB: over the upload limit too
-
-
-@pytest.fixture(scope="module")
-def uploads_bucket(s3_server: S3Server) -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as patch:
-        aws_test_env(patch, s3_server.endpoint_url)
-        bucket = f"uploads-{uuid.uuid4().hex[:12]}"
-        s3_server.client().create_bucket(Bucket=bucket)
-        yield bucket
 
 
 @pytest.fixture(scope="module")

@@ -26,9 +26,9 @@ from lambda_fn.uploads import UploadError, UploadStore
 from tests.lambda_fn.conftest import make_image
 from tests.lambda_fn.test_app_predict import reference_probability
 from tests.support.http_server import UvicornServer
-from tests.support.s3_server import S3Server, aws_test_env, s3_server
+from tests.support.s3_server import S3Server, aws_test_env, s3_server, uploads_bucket
 
-__all__ = ["s3_server"]  # the fixture used below
+__all__ = ["s3_server", "uploads_bucket"]  # the fixtures used below
 
 MIB = 1024 * 1024
 MAX_PIXELS = 4_000_000
@@ -47,24 +47,14 @@ BIG_PNG = noise_png(1850)  # about 10 MB, 3.4 Mpx: over the 4 MiB request limit,
 
 
 @pytest.fixture(scope="module")
-def upload_env(s3_server: S3Server) -> Iterator[str]:
-    """A fresh bucket and the environment pointing boto3 at moto, for this module's servers."""
-    with pytest.MonkeyPatch.context() as patch:
-        aws_test_env(patch, s3_server.endpoint_url)
-        bucket = f"uploads-{uuid.uuid4().hex[:12]}"
-        s3_server.client().create_bucket(Bucket=bucket)
-        yield bucket
-
-
-@pytest.fixture(scope="module")
 def upload_server(
-    upload_env: str, resnet_bundle: Path, tmp_path_factory: pytest.TempPathFactory
+    uploads_bucket: str, resnet_bundle: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[UvicornServer]:
     env = {
         "MODEL_URI": str(resnet_bundle),
         "MODEL_CACHE_DIR": str(tmp_path_factory.mktemp("upload-cache")),
         "ORT_INTRA_OP_THREADS": "1",
-        "UPLOADS_BUCKET": upload_env,
+        "UPLOADS_BUCKET": uploads_bucket,
         "UPLOADS_MAX_BYTES": str(UPLOAD_LIMIT),
         "MAX_PIXELS": str(MAX_PIXELS),
     }
@@ -155,10 +145,10 @@ def test_a_key_that_was_never_uploaded_is_a_404_that_says_what_to_do(
 
 
 def test_an_object_over_the_upload_limit_is_refused(
-    upload_server: UvicornServer, upload_env: str, s3_server: S3Server
+    upload_server: UvicornServer, uploads_bucket: str, s3_server: S3Server
 ) -> None:
     key = f"uploads/{uuid.uuid4().hex}"  # put directly: moto would not enforce the policy
-    s3_server.client().put_object(Bucket=upload_env, Key=key, Body=b"\0" * (UPLOAD_LIMIT + 1))
+    s3_server.client().put_object(Bucket=uploads_bucket, Key=key, Body=b"\0" * (UPLOAD_LIMIT + 1))
 
     answer = predict_key(upload_server, key)
 

@@ -1,9 +1,10 @@
 """A real S3 API for tests: moto's server over HTTP on a free 127.0.0.1 port.
 
 Import the fixtures into a test module (`from tests.support.s3_server import s3_bucket, s3_server`)
-or a conftest. `s3_bucket` points boto3's standard chain at the server through
-environment variables only (fake credentials, region, `AWS_ENDPOINT_URL_S3`), so the code
-under test needs no test-only arguments. `FlakyProxy` sits in front of it and fails the
+or a conftest. `s3_bucket` (per test) and `uploads_bucket` (per module, for servers started
+once) point boto3's standard chain at the server through environment variables only (fake
+credentials, region, `AWS_ENDPOINT_URL_S3`), so the code under test needs no test-only
+arguments. `FlakyProxy` sits in front of it and fails the
 first N requests with 503, to prove retries happen. `make_tiny_bundle` writes a small,
 real, torch-free bundle to publish or serve.
 """
@@ -66,6 +67,17 @@ def s3_server() -> Iterator[S3Server]:
         yield S3Server(endpoint_url=f"http://{host}:{port}", server=server)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def uploads_bucket(s3_server: S3Server) -> Iterator[str]:
+    """A fresh bucket for a module's servers (which read the environment when they start),
+    with the environment pointing boto3 at moto for the whole module."""
+    with pytest.MonkeyPatch.context() as patch:
+        aws_test_env(patch, s3_server.endpoint_url)
+        bucket = f"uploads-{uuid.uuid4().hex[:12]}"
+        s3_server.client().create_bucket(Bucket=bucket)
+        yield bucket
 
 
 @pytest.fixture
