@@ -52,24 +52,33 @@ def lambda_function(
     resnet_bundle: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[RuntimeApiEmulator, RuntimeProcess]]:
-    env = {
-        "MODEL_URI": str(resnet_bundle),
-        "MODEL_CACHE_DIR": str(tmp_path_factory.mktemp("lambda-tmp")),
-        "API_ROOT_PATH": "/prod",
-        "POWERTOOLS_METRICS_NAMESPACE": "AiOrNot",  # as infra deploys it (tests/infra pins it)
-    }
+    env = {"POWERTOOLS_METRICS_NAMESPACE": "AiOrNot"}  # as infra deploys it (tests/infra pins it)
     with RuntimeApiEmulator() as api:
-        runtime = RuntimeProcess(
-            "lambda_fn.handler.handler",
-            api.address,
-            task_root=task_root,
-            env=env,
-            extra_paths=(var_runtime,),
-        )
+        cache = tmp_path_factory.mktemp("lambda-tmp")
+        runtime = start_function(api, task_root, var_runtime, resnet_bundle, cache, env)
         try:
             yield api, runtime
         finally:
             runtime.stop()
+
+
+def start_function(
+    api: RuntimeApiEmulator,
+    task_root: Path,
+    var_runtime: Path,
+    bundle: Path,
+    cache: Path,
+    env: dict[str, str],
+) -> RuntimeProcess:
+    """The handler under awslambdaric, serving `bundle`, with the deployed stage prefix."""
+    base = {"MODEL_URI": str(bundle), "MODEL_CACHE_DIR": str(cache), "API_ROOT_PATH": "/prod"}
+    return RuntimeProcess(
+        "lambda_fn.handler.handler",
+        api.address,
+        task_root=task_root,
+        env=base | env,
+        extra_paths=(var_runtime,),
+    )
 
 
 def invoke(lambda_function: tuple[RuntimeApiEmulator, RuntimeProcess], event: dict) -> dict:
@@ -169,20 +178,11 @@ def test_a_snapstart_init_snapshots_a_loaded_model_and_the_restored_copy_answers
     """awslambdaric runs our hooks itself: before the snapshot (the model is loaded), then
     `restore/next`, then after the restore (fresh state), then the first invocation."""
     env = {
-        "MODEL_URI": str(resnet_bundle),
-        "MODEL_CACHE_DIR": str(tmp_path / "lambda-tmp"),
-        "API_ROOT_PATH": "/prod",
         "UPLOADS_BUCKET": "uploads-bucket",  # a client to re-create; never called here
         "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start",
     }
     with RuntimeApiEmulator() as api:
-        runtime = RuntimeProcess(
-            "lambda_fn.handler.handler",
-            api.address,
-            task_root=task_root,
-            env=env,
-            extra_paths=(var_runtime,),
-        )
+        runtime = start_function(api, task_root, var_runtime, resnet_bundle, tmp_path, env)
         try:
             assert api.restored.wait(timeout=120), "\n".join(runtime.lines[-30:])
             response = invoke(
