@@ -25,6 +25,16 @@ _COLORMAP = np.array(
 )
 
 
+# What Pillow raises for bytes it cannot (or will not) open as an image.
+UNREADABLE = (
+    UnidentifiedImageError,
+    OSError,
+    ValueError,
+    SyntaxError,
+    Image.DecompressionBombError,
+)
+
+
 @dataclass(frozen=True)
 class Upload:
     """The bytes to POST, their Content-Type, and what (if anything) was done to them."""
@@ -40,7 +50,7 @@ def original_content_type(data: bytes, *, max_pixels: int) -> str | None:
     try:
         with Image.open(io.BytesIO(data)) as img:
             fmt, (width, height) = img.format or "", img.size
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+    except UNREADABLE:
         return None
     return API_FORMATS.get(fmt) if width * height <= max_pixels else None
 
@@ -51,17 +61,17 @@ def prepare_upload(data: bytes, *, max_bytes: int, max_pixels: int, max_side: in
     The original is preferred because re-encoding changes exactly the traces a detector reads.
     Bytes Pillow cannot open go out unchanged, so the API (the one judge of images) explains why.
     """
+    content_type = original_content_type(data, max_pixels=max_pixels)
+    if content_type and len(data) <= max_bytes:
+        return Upload(data, content_type)
     fmt = ""
     try:
         with Image.open(io.BytesIO(data)) as img:
             fmt, (width, height) = img.format or "", img.size
-            fits = len(data) <= max_bytes and width * height <= max_pixels
-            if fmt in API_FORMATS and fits:
-                return Upload(data, API_FORMATS[fmt])
             img.draft("RGB", (max_side, max_side))  # JPEG: decode at reduced scale, cheaply
             img.load()
             shrunk = shrink_to_jpeg(img, max_bytes=max_bytes, max_side=max_side)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+    except UNREADABLE:
         return Upload(data, API_FORMATS.get(fmt, "application/octet-stream"))
     with Image.open(io.BytesIO(shrunk)) as out:
         new_size = out.size
