@@ -29,7 +29,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 export CDK_DISABLE_CLI_TELEMETRY ?= true
 
-.PHONY: help setup test lint format demo validate train evaluate export publish serve frontend space task-root requirements load-test bench \
+.PHONY: help setup test lint format demo validate train evaluate export publish serve frontend space image task-root requirements load-test bench \
         synth deploy destroy smoke clean
 
 help: ## List the targets
@@ -51,11 +51,16 @@ $(CHECKOV_STAMP):
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
 	@touch $@
 
-setup: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) ## Create .venv, install Python and Node tools (cheap when nothing changed)
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+# Debian packages some tests need: the browser test, and the daemonless image build and run.
+# Installed as root via apt where missing; elsewhere those tests skip and say why.
+SYSTEM_TOOLS := chromium chromedriver podman buildah runc debootstrap
+SYSTEM_PACKAGES := chromium chromium-driver podman buildah runc debootstrap
+
+setup: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) ## Create .venv, install Python and Node tools, and (as root, via apt) chromium, podman, buildah
+	@(for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || exit 1; done) || { \
 	  [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
-	} || echo "note: chromium is missing, so the browser test will be skipped"
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	} || echo "note: some of $(SYSTEM_TOOLS) are missing: the browser and image tests will skip"
 
 # One process: the tests are CPU-bound, so two pytest-xdist workers on 2 cores took longer
 # (602 s for all but the demo, whose 2-thread training stalls beside a neighbour).
@@ -108,6 +113,9 @@ frontend: setup ## The Gradio app on 127.0.0.1:7860, pointed at `make serve` (AP
 space: setup ## Publish frontend/ to a Hugging Face Space (SPACE=user/name SPACE_API_URL=https://... ARGS=--dry-run)
 	@test -n "$(SPACE)" || { echo "usage: make space SPACE=user/name SPACE_API_URL=https://... [ARGS=--dry-run]"; exit 2; }
 	$(PY) -m ops.space publish $(SPACE) $(if $(SPACE_API_URL),--api-url $(SPACE_API_URL)) $(ARGS)
+
+image: setup ## Build lambda_fn/Dockerfile without a daemon (buildah; a local stand-in base where the real one is absent)
+	$(PY) -m ops.image build $(ARGS)
 
 task-root: setup ## Assemble the Lambda task root without Docker (ARCH=x86_64|arm64) and report its size
 	$(PY) -m ops.task_root --arch $(ARCH)

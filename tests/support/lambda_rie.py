@@ -118,45 +118,15 @@ class RuntimeApiEmulator(BackgroundHTTPServer):
         return Handler
 
 
-class RuntimeProcess:
-    """`python -m awslambdaric HANDLER` in the task root, like the Lambda image's entrypoint.
+class DrainedProcess:
+    """A child whose output is drained into `lines`, so it never blocks on a full pipe."""
 
-    `isolated` (python -S) hides this interpreter's site-packages: imports then resolve only
-    from the task root and `extra_paths` (where awslambdaric lives, as /var/runtime does).
-    Output is drained into `lines` so the process never blocks on a full pipe.
-    """
-
-    def __init__(
-        self,
-        handler: str,
-        runtime_api: str,
-        *,
-        task_root: Path,
-        env: dict[str, str],
-        extra_paths: tuple[Path, ...] = (),
-        isolated: bool = True,
-    ) -> None:
-        base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
-        runtime_env = {
-            **base,
-            "AWS_LAMBDA_RUNTIME_API": runtime_api,
-            "LAMBDA_TASK_ROOT": str(task_root),
-            "AWS_LAMBDA_FUNCTION_NAME": "aiornot",
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "2048",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "PYTHONUNBUFFERED": "1",
-            **env,
-        }
-        paths = [str(p) for p in (task_root, *extra_paths)] + [env.get("PYTHONPATH", "")]
-        runtime_env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-        flags = ["-S"] if isolated else []
+    def __init__(self, command: list[str], *, env: dict[str, str], cwd: Path | None = None):
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, *flags, "-m", "awslambdaric", handler],
-            cwd=task_root,
-            env=runtime_env,
+            command,
+            cwd=cwd,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -189,6 +159,43 @@ class RuntimeProcess:
             if isinstance(record, dict):
                 found.append(record)
         return found
+
+
+class RuntimeProcess(DrainedProcess):
+    """`python -m awslambdaric HANDLER` in the task root, like the Lambda image's entrypoint.
+
+    `isolated` (python -S) hides this interpreter's site-packages: imports then resolve only
+    from the task root and `extra_paths` (where awslambdaric lives, as /var/runtime does).
+    """
+
+    def __init__(
+        self,
+        handler: str,
+        runtime_api: str,
+        *,
+        task_root: Path,
+        env: dict[str, str],
+        extra_paths: tuple[Path, ...] = (),
+        isolated: bool = True,
+    ) -> None:
+        base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
+        runtime_env = {
+            **base,
+            "AWS_LAMBDA_RUNTIME_API": runtime_api,
+            "LAMBDA_TASK_ROOT": str(task_root),
+            "AWS_LAMBDA_FUNCTION_NAME": "aiornot",
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "2048",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        paths = [str(p) for p in (task_root, *extra_paths)] + [env.get("PYTHONPATH", "")]
+        runtime_env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+        flags = ["-S"] if isolated else []
+        command = [sys.executable, *flags, "-m", "awslambdaric", handler]
+        super().__init__(command, env=runtime_env, cwd=task_root)
 
 
 def copy_distributions(names: list[str], dest: Path) -> Path:

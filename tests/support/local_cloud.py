@@ -20,8 +20,11 @@ names, Ref/GetAtt resolution, stack order, the deploy's skip logic and output pa
 deployed environment and IAM policy documents, update and destroy; it does not prove
 gateway semantics, IAM enforcement or the real Lambda base image.
 
-`docker_shim_dir` holds a `docker` stand-in for machines without a daemon: `login` and
-`build` succeed, `push` registers an image manifest in moto's ECR. Every call is logged.
+`docker_shim_dir` holds a `docker` stand-in for machines without a daemon: `login`
+succeeds, `build` builds the image for real with buildah (`ops.image`) where this machine can
+(`image_builder` says which ran, and why not), else only succeeds, and `push` registers an
+image manifest in moto's ECR (a push would contact the real registry host). Every call is
+logged.
 """
 
 from __future__ import annotations
@@ -38,12 +41,14 @@ from typing import Any
 
 import boto3
 
+from ops.image import unavailable_reason
+
 ACCOUNT = "123456789012"  # moto's
 REGION = "us-east-1"
 
 DOCKER_SHIM = '''#!{python}
 """Stand-in docker (tests/support/local_cloud.py): push registers a manifest in ECR."""
-import json, os, sys
+import json, os, subprocess, sys
 import boto3
 args = sys.argv[1:]
 with open(os.environ["DOCKER_SHIM_LOG"], "a") as log:
@@ -61,6 +66,11 @@ elif args[:1] == ["push"]:
                 "layers": []}}
     boto3.client("ecr", region_name=host.split(".")[3]).put_image(
         repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
+elif args[:1] == ["build"] and os.environ.get("DOCKER_SHIM_BUILDER") == "buildah":
+    tag, dockerfile = args[args.index("-t") + 1], args[args.index("-f") + 1]
+    build = [sys.executable, "-m", "ops.image", "build", "--tag", tag,
+             "--dockerfile", dockerfile, "--context", args[-1]]
+    sys.exit(subprocess.run(build).returncode)
 elif args[:1] != ["build"]:
     sys.exit(f"docker stand-in: {{args}} is not supported")
 '''
@@ -111,6 +121,7 @@ class LocalCloud:
     env: dict[str, str]
     docker_shim_dir: Path
     docker_log: Path
+    image_builder: str  # "buildah", or why the shim only pretends to build
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -152,7 +163,10 @@ def local_cloud(work: Path) -> Iterator[LocalCloud]:
     (shim_dir / "docker").write_text(DOCKER_SHIM.format(python=sys.executable))
     (shim_dir / "docker").chmod(0o755)
     endpoint = f"http://localhost:{port}"
+    unavailable = unavailable_reason()
+    builder = "buildah" if unavailable is None else f"none: {unavailable}"
     env = {
+        "DOCKER_SHIM_BUILDER": builder,
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -167,6 +181,6 @@ def local_cloud(work: Path) -> Iterator[LocalCloud]:
         "PATH": f"{shim_dir}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     try:
-        yield LocalCloud(endpoint, env, shim_dir, work / "docker-calls.jsonl")
+        yield LocalCloud(endpoint, env, shim_dir, work / "docker-calls.jsonl", builder)
     finally:
         server.stop()
