@@ -87,6 +87,16 @@ def run(quick: bool, work: Path) -> dict[str, Any]:
             for p in presets
         ],
     )
+    pixel_cache = timed(
+        "pixel cache",
+        lambda: training.measure_pixel_cache(
+            work,
+            n_images=16 if quick else 256,
+            batches=2 if quick else 30,
+            batch=8 if quick else 32,
+            workers=0 if quick else 2,
+        ),
+    )
     return {
         "info": info,
         "elapsed": time.perf_counter() - started,
@@ -100,6 +110,7 @@ def run(quick: bool, work: Path) -> dict[str, Any]:
         "cold": cold,
         "size": sizes,
         "training": train,
+        "pixel_cache": pixel_cache,
     }
 
 
@@ -141,6 +152,9 @@ def render(r: dict[str, Any]) -> str:
         "## 7. Training throughput (CPU, synthetic 512x512 JPEGs, one torch thread)",
         "",
         *report.training_section(r["training"]),
+        "## 8. Training loader: decode every epoch vs decode once (issue 16)",
+        "",
+        *report.pixel_cache_section(r["pixel_cache"]),
         FINDINGS.read_text().strip(),
         "",
     ]

@@ -37,6 +37,17 @@ assert out["statusCode"] == 200, out
 print(json.dumps(marks))
 """
 
+# The floor: a fresh process importing only the libraries the first response cannot do
+# without (FastAPI for the HTTP contract, numpy, onnxruntime, Pillow), none of our code.
+FLOOR = """
+import json, time
+marks = {"interpreter": time.time()}
+import fastapi, numpy, onnxruntime, PIL.Image
+marks["imported"] = marks["model_ready"] = marks["first_response"] = time.time()
+print(json.dumps(marks))
+"""
+FLOOR_NAME = "libraries only (floor)"
+
 TORCHSCRIPT = """
 import json, sys, time
 marks = {"interpreter": time.time()}
@@ -138,10 +149,15 @@ def measure(preset: Preset, work: Path, repeats: int) -> dict[str, Any]:
     }
     ts_env = {"TS_MODEL": str(ts_path), "TS_SIZE": str(preset.size), "TS_THREADS": "1"}
     _run(OURS, event_path, ours_env)  # fills the optimised-graph cache: "cached locally"
-    runs: dict[str, list[dict[str, float]]] = {"onnxruntime (ours)": [], "torchscript": []}
+    runs: dict[str, list[dict[str, float]]] = {
+        "onnxruntime (ours)": [],
+        "torchscript": [],
+        FLOOR_NAME: [],
+    }
     for _ in range(repeats):
         runs["onnxruntime (ours)"].append(_run(OURS, event_path, ours_env))
         runs["torchscript"].append(_run(TORCHSCRIPT, event_path, ts_env))
+        runs[FLOOR_NAME].append(_run(FLOOR, event_path, {}))
     stages = ("interpreter", "imported", "model_ready", "first_response")
     return {
         "imports": {

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.cold_start import FLOOR_NAME
+
 TARGETS = {
     "ort_vs_eager": 2.0,
     "peak_share": 0.70,
     "int8_vs_fp32": 1.5,
     "request_over_model": 1.10,
     "cold_ms": 400.0,  # issue 16 (issue 8 asked 500)
+    "loader_ratio": 10.0,  # issue 16: decode once, then >= 10x the images/s
     "cold_vs_ts": 4.0,
     "root_mb": 200.0,
     "root_vs_torch": 4.0,
@@ -193,6 +196,9 @@ def cold_section(results: list[dict[str, Any]]) -> list[str]:
         ratio = ts["first_response"] / ours["first_response"]
         for name, h in handlers.items():
             note = ""
+            if name == FLOOR_NAME:
+                share = h["first_response"] / ours["first_response"]
+                note = f"{share:.0%} of ours, before any of our code runs"
             if name.startswith("onnx"):
                 ok_ms = h["first_response"] <= TARGETS["cold_ms"]
                 target = f"<= {TARGETS['cold_ms']:.0f} ms"
@@ -276,3 +282,23 @@ def training_section(results: list[dict[str, Any]]) -> list[str]:
     ]
     header = ["model", "batch", "batches", "loader img/s", "model step img/s", "both img/s"]
     return [*table([*header, "bound by"], data), ""]
+
+
+def pixel_cache_section(r: dict[str, Any]) -> list[str]:
+    ok = r["ratio"] >= TARGETS["loader_ratio"]
+    target = f"{r['ratio']:.1f}x ({verdict(ok)} >= {TARGETS['loader_ratio']:.0f}x)"
+    header = ["pipeline", "images/s", "vs decoding"]
+    data = [
+        ["decode every epoch (today)", r["decode"], "1x"],
+        ["decoded-pixel cache, after the first epoch", r["cache"], target],
+    ]
+    return [
+        f"The aiornot preset's input pipeline: 256 px native-resolution random crops, strong "
+        f"augmentation (flips, colour, JPEG re-compression), {r['workers']} loader processes, "
+        f"batches of {r['batch']}, {r['images']} synthetic 512x512 JPEGs, {r['batches']} "
+        f"batches timed after the first. Building the cache (the one decoding pass) took "
+        f"{r['cache_build_s']:.1f} s.",
+        "",
+        *table(header, data),
+        "",
+    ]

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import Preset, jpeg
+from bench.common import AIORNOT, Preset, jpeg
 
 
 def make_folder(root: Path, n: int) -> Path:
@@ -90,4 +90,37 @@ def measure(preset: Preset, work: Path, *, n_images: int, batch: int, steps: int
         "model_step": model,
         "both": both,
         "bound": "loader" if loader < model else "model",
+    }
+
+
+def measure_pixel_cache(
+    work: Path, *, n_images: int, batches: int, batch: int, workers: int = 2
+) -> dict[str, Any]:
+    """Issue 16's loader figure: the aiornot preset's input pipeline (256 px native crops,
+    strong augmentation, `workers` processes) on synthetic 512x512 JPEGs, images/s with every
+    epoch decoding vs after the first epoch has filled the decoded-pixel cache."""
+    from bench.loader import images_per_second
+    from model_training.data import AiOrNotDataModule
+    from model_training.data.config import DataConfig
+
+    folder = make_folder(work / "loader-jpegs", n_images)
+    config = DataConfig(source="folder", path=str(folder), val_fraction=0.0, test_fraction=0.0)
+    common = {"crop_size": AIORNOT.size, "batch_size": batch, "num_workers": workers}
+    rates, setup_s = {}, {}
+    for name, cache in (("decode", None), ("cache", str(work / "pixel-cache"))):
+        dm = AiOrNotDataModule(config, augment="strong", pixel_cache=cache, **common)
+        started = time.perf_counter()
+        dm.prepare_data()
+        dm.setup("fit")  # with a cache: the one decoding pass, what the first epoch pays
+        setup_s[name] = time.perf_counter() - started
+        rates[name] = images_per_second(dm, batches)
+    return {
+        "cache_build_s": setup_s["cache"],
+        "images": n_images,
+        "batch": batch,
+        "batches": batches,
+        "workers": workers,
+        "decode": rates["decode"],
+        "cache": rates["cache"],
+        "ratio": rates["cache"] / rates["decode"],
     }
