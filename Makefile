@@ -70,9 +70,9 @@ setup: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) ## Create .venv, install Python a
 	} || echo "note: some of $(SYSTEM_TOOLS) are missing: the browser and image tests will skip"
 
 # One process: the tests are CPU-bound, so two pytest-xdist workers on 2 cores took longer
-# (602 s for all but the demo, whose 2-thread training stalls beside a neighbour). Instead the
-# full demo's offline stages run as one background process beside the suite, and its test
-# runs last (tests/e2e/conftest.py).
+# (602 s for all but the demo, whose 2-thread training stalls beside a neighbour). Running the
+# full demo's stages in the background beside the suite was worse: its dataset build took
+# 323 s instead of ~50 s, and the suite slowed as much.
 test: setup ## Run the whole test suite (the slowest 15 tests are listed at the end)
 	$(PY) -m pytest --durations=15 $(ARGS)
 

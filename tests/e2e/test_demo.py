@@ -22,7 +22,6 @@ import httpx
 import pytest
 
 from ops.demo import stage_marker
-from tests.support.background_demo import BackgroundDemo
 from tests.support.bundles import export_tiny_resnet
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,21 +84,17 @@ def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 def test_demo_detects_its_examples_and_stops_on_ctrl_c(
-    tmp_path: Path, background_demo: BackgroundDemo
+    tmp_path: Path, demo_env: dict[str, str]
 ) -> None:
-    """The demo's offline stages ran in the background (tests/e2e/conftest.py); this run
-    reuses them, as a second `make demo` does, and serves."""
-    stages_output = background_demo.wait()
-    artifacts = background_demo.artifacts
     ports = {"api": free_port(), "ui": free_port(), "store": free_port()}
     log_path = tmp_path / "demo.log"
     log = log_path.open("w")
     demo = subprocess.Popen(
-        demo_command(artifacts, ports),
-        cwd=REPO, env=background_demo.env(), stdout=log, stderr=subprocess.STDOUT, text=True,
+        demo_command(tmp_path / "artifacts", ports),
+        cwd=REPO, env=demo_env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        wait_for_line(log_path, "the demo is up", demo, timeout_s=300)
+        wait_for_line(log_path, "the demo is up", demo, timeout_s=900)
         assert httpx.get(f"http://127.0.0.1:{ports['ui']}/", timeout=10).status_code == 200
         assert len(EXAMPLES) == 6
         answers = {path.name: predict(ports["api"], path) for path in EXAMPLES}
@@ -123,18 +118,14 @@ def test_demo_detects_its_examples_and_stops_on_ctrl_c(
         log.close()
     output = log_path.read_text()
     for stage in ("build the demo dataset", "validate it", "train the demo ResNet",
-                  "evaluate on held-out photos", "export an ONNX bundle"):  # fmt: skip
-        assert f"{stage}: done in" in stages_output, f"{stage!r} did not run:\n{stages_output}"
-    for stage in ("train the demo ResNet", "evaluate on held-out photos",
-                  "export an ONNX bundle (parity gate, calibration)"):  # fmt: skip
-        assert f"{stage}: reusing" in output, f"{stage!r} not reused:\n{output}"
-    for stage in ("publish it", "the demo is up", "stopping"):
+                  "evaluate on held-out photos", "export an ONNX bundle", "publish it",
+                  "the demo is up", "stopping"):  # fmt: skip
         assert stage in output, f"stage {stage!r} missing from the demo's output:\n{output}"
     time.sleep(1)
     alive = [port for port in ports.values() if not nothing_listens_on(port)]
     assert not alive, f"a server outlived Ctrl-C on port(s) {alive}"
-    assert (artifacts / "bundle" / "MODEL_CARD.md").is_file()
-    metrics = json.loads((artifacts / "eval" / "metrics.json").read_text())
+    assert (tmp_path / "artifacts" / "bundle" / "MODEL_CARD.md").is_file()
+    metrics = json.loads((tmp_path / "artifacts" / "eval" / "metrics.json").read_text())
     buckets = metrics["robustness"]["size_at_jpeg_70_or_better"]
     assert set(buckets) == set(BUCKET_FLOORS)
     short = {

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,21 @@ def check_image_serves(cloud: LocalCloud, fn: dict[str, Any], version: str) -> s
     return f"image: {image}, {image_size(image) / 1e6:.1f} MB, served v1 and passed smoke"
 
 
+class StepTimer:
+    """Seconds per step of the lifecycle, printed for the docs and the closing figures."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.laps[name], self._last = now - self._last, now
+
+    def __str__(self) -> str:
+        return "steps: " + ", ".join(f"{name} {s:.1f} s" for name, s in self.laps.items())
+
+
 def stacks(cloud: LocalCloud) -> set[str]:
     listed = cloud.client("cloudformation").describe_stacks()["Stacks"]
     return {s["StackName"] for s in listed if s["StackStatus"] != "DELETE_COMPLETE"}
@@ -174,17 +190,20 @@ def test_deploy_v1_then_v2_then_destroy(
     tmp_path: Path,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
+    timer = StepTimer()
     bootstrap = subprocess.run(
         ["npx", "cdk", "bootstrap", f"aws://{ACCOUNT}/{REGION}", "--no-notices"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert bootstrap.returncode == 0, bootstrap.stderr[-3000:]
+    timer.lap("bootstrap")
     image_tag = source_tag(ROOT, "x86_64")
     registry = naming.registry_host(ACCOUNT, REGION)
 
     # v1: everything runs, the account comes from the (local) STS, the region from AWS_REGION
     v1_dir, v1 = bundles["v1"]
     assert deploy(v1_dir, tmp_path / "cdk.out") == 0, capfd.readouterr().err[-3000:]
+    timer.lap("deploy v1 (image build included)")
     with capfd.disabled():  # shown with -s / -rP: which build ran
         print(f"\ndocker build: {cloud.image_builder}; login and push: the harness's stand-in")
     assert [call[0] for call in cloud.docker_calls()] == ["login", "build", "push"]
@@ -213,12 +232,14 @@ def test_deploy_v1_then_v2_then_destroy(
     assert "Smoke test: make smoke URL=" in printed
     if cloud.image_builder == "buildah":
         served = check_image_serves(cloud, fn, v1.version)
+        timer.lap("image run and smoke")
         with capfd.disabled():
             print(served)
 
     # v2: same code, so no Docker at all (login included); the pin and the grant move
     v2_dir, v2 = bundles["v2"]
     assert deploy(v2_dir, tmp_path / "cdk.out") == 0, capfd.readouterr().err[-3000:]
+    timer.lap("deploy v2")
     assert len(cloud.docker_calls()) == 3, cloud.docker_calls()  # nothing new
     assert capfd.readouterr().out.count("already done: skipped") == 3
     config = function(cloud)["Configuration"]
@@ -233,6 +254,9 @@ def test_deploy_v1_then_v2_then_destroy(
     # destroy: service first, each stack once; then bucket and repository are gone
     cloud.empty_on_destroy(BUCKET, REPOSITORY)  # what auto-delete and EmptyOnDelete would do
     assert main(["destroy", "--cdk-out", str(tmp_path / "cdk.out")]) == 0
+    timer.lap("destroy")
+    with capfd.disabled():
+        print(timer)
     destroyed = capfd.readouterr()
     log = destroyed.out + destroyed.err  # cdk reports on stderr
     assert log.count(f"{SERVICE}: destroying") == 1, log[-3000:]  # once, not twice
