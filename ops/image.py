@@ -106,25 +106,23 @@ def image_exists(name: str) -> bool:
     return subprocess.run([*PODMAN, "image", "exists", name]).returncode == 0
 
 
-def image_size(name: str) -> int:
-    """Bytes the image takes in local storage, all layers together."""
-    out = subprocess.run(
-        [*PODMAN, "image", "inspect", "--format", "{{.Size}}", name],
+def inspect(name: str, template: str) -> str:
+    """One field of `podman image inspect`, by Go template."""
+    return subprocess.run(
+        [*PODMAN, "image", "inspect", "--format", template, name],
         check=True,
         capture_output=True,
         text=True,
-    ).stdout
-    return int(out.strip())
+    ).stdout.strip()
+
+
+def image_size(name: str) -> int:
+    """Bytes the image takes in local storage, all layers together."""
+    return int(inspect(name, "{{.Size}}"))
 
 
 def is_stand_in(name: str) -> bool:
-    out = subprocess.run(
-        [*PODMAN, "image", "inspect", "--format", "{{json .Labels}}", name],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return STAND_IN_LABEL in (json.loads(out) or {})
+    return STAND_IN_LABEL in (json.loads(inspect(name, "{{json .Labels}}")) or {})
 
 
 def default_python() -> str:
