@@ -58,7 +58,8 @@ def measure(preset: Preset, work: Path, *, n_images: int, batch: int, steps: int
     def batches(limit: int) -> Any:
         seen = 0
         while seen < limit:
-            for x, y, _ in dm.train_dataloader():  # one native-resolution crop per image
+            for batch in dm.train_dataloader():  # one native-resolution crop per image
+                x, y, _ = dm.on_after_batch_transfer(batch, 0)  # uint8 -> normalised, here
                 yield x, y
                 seen += 1
                 if seen >= limit:

@@ -132,22 +132,37 @@ def pixels_to_input(
     augment: Augment | None = None,
 ) -> ModelInput:
     """Decoded uint8 (H, W, 3) RGB pixels -> model input (see `prepare`)."""
+    crops, grid = cut_crops(decoded, spec, rng=rng, augment=augment)
+    image_size = (decoded.shape[1], decoded.shape[0])
+    return ModelInput(normalise(crops, spec), grid, image_size, {})
+
+
+def cut_crops(
+    decoded: np.ndarray,
+    spec: InputSpec,
+    *,
+    rng: np.random.Generator | None = None,
+    augment: Augment | None = None,
+) -> tuple[np.ndarray, CropGrid | None]:
+    """Decoded uint8 (H, W, 3) pixels -> uint8 (K, S, S, 3) crops and their grid, before
+    `normalise`: the serving grid, or with `rng` one random (augmented) training crop.
+
+    Training loaders stop here and normalise whole batches on the device, which keeps
+    their batches a quarter the size (`model_training.data.dataset.normalise_batch`).
+    """
     if augment is not None and rng is None:
         raise ValueError("augmentation is for training crops only: pass rng as well")
     pixels = pad_to_crop(decoded, spec.crop_size)
     size = spec.crop_size
     height, width = pixels.shape[:2]
-    grid: CropGrid | None = None
     if rng is None:
         grid = crop_grid(width, height, spec)
         crops = [pixels[y : y + size, x : x + size] for y in grid.tops for x in grid.lefts]
-    else:
-        top = int(rng.integers(0, height - size + 1))
-        left = int(rng.integers(0, width - size + 1))
-        crop = pixels[top : top + size, left : left + size]
-        crops = [augment(crop, rng) if augment else crop]
-    image_size = (decoded.shape[1], decoded.shape[0])
-    return ModelInput(normalise(np.stack(crops), spec), grid, image_size, {})
+        return np.stack(crops), grid
+    top = int(rng.integers(0, height - size + 1))
+    left = int(rng.integers(0, width - size + 1))
+    crop = pixels[top : top + size, left : left + size]
+    return (augment(crop, rng) if augment else crop)[None], None
 
 
 def pad_to_crop(pixels: np.ndarray, size: int) -> np.ndarray:
@@ -179,12 +194,21 @@ def normalise(crops: np.ndarray, spec: InputSpec) -> np.ndarray:
 
     (x * scale - mean) / std == x * gain + offset, on the channel-first view.
     """
-    std = np.asarray(spec.std, dtype=np.float32)
-    gain = (np.float32(spec.scale) / std)[None, :, None, None]
-    offset = (-np.asarray(spec.mean, dtype=np.float32) / std)[None, :, None, None]
+    gain, offset = (value[None, :, None, None] for value in gain_and_offset(spec))
     out = np.multiply(crops.transpose(0, 3, 1, 2), gain, dtype=np.float32, order="C")
     out += offset
     return out
+
+
+def gain_and_offset(spec: InputSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel float32 `gain` and `offset` of `normalise`: one multiply, then one add.
+
+    The one source of these constants, for the batch normalisation on the training device too.
+    """
+    std = np.asarray(spec.std, dtype=np.float32)
+    gain = np.float32(spec.scale) / std
+    offset = -np.asarray(spec.mean, dtype=np.float32) / std
+    return gain, offset
 
 
 def aggregate(crop_logits: np.ndarray) -> float:

@@ -37,10 +37,12 @@ class FixedBatchDataModule(pl.LightningDataModule):
     def from_datamodule(
         cls, datamodule: pl.LightningDataModule, steps: int
     ) -> FixedBatchDataModule:
-        """Take the first training batch of any datamodule, augmentation included, once."""
+        """Take the first training batch of any datamodule, augmentation included, once, as
+        the network receives it (after the datamodule's own on-device step)."""
         datamodule.prepare_data()
         datamodule.setup("fit")
-        return cls(next(iter(datamodule.train_dataloader())), steps)
+        batch = next(iter(datamodule.train_dataloader()))
+        return cls(datamodule.on_after_batch_transfer(batch, 0), steps)
 
     def train_dataloader(self) -> DataLoader[Batch]:
         return DataLoader(_RepeatedBatch(self.batch, self.steps), batch_size=None)

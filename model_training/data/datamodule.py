@@ -14,7 +14,13 @@ from torch.utils.data import DataLoader, Sampler
 from lambda_fn.stem import InputSpec
 from model_training.data.augment import AugmentName
 from model_training.data.config import DataConfig
-from model_training.data.dataset import DropFailed, EpochSampler, ImageDataset
+from model_training.data.dataset import (
+    Batch,
+    DropFailed,
+    EpochSampler,
+    ImageDataset,
+    normalise_batch,
+)
 from model_training.data.pixel_cache import PixelCache
 from model_training.data.records import ImageRecord
 from model_training.data.splits import SPLITS
@@ -28,7 +34,8 @@ class AiOrNotDataModule(L.LightningDataModule):
 
     Batches are (crops (N, 3, S, S), y (B,) 0./1., owner (N,)): one random native-resolution
     crop per image in training, the serving grid of crops per image in evaluation; `owner`
-    says which image each crop belongs to.
+    says which image each crop belongs to. Training crops travel as uint8 pixels and are
+    normalised once on the device (`on_after_batch_transfer`).
     """
 
     def __init__(
@@ -112,7 +119,7 @@ class AiOrNotDataModule(L.LightningDataModule):
             seed=self.config.seed,
             cache=self.cache,
         )
-        return self._loader(dataset, EpochSampler(dataset, seed=self.config.seed))
+        return self._loader(dataset, EpochSampler(dataset, seed=self.config.seed), pixels=True)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(
@@ -124,6 +131,13 @@ class AiOrNotDataModule(L.LightningDataModule):
             ImageDataset(self.split_records("test"), self.input_spec, cache=self.cache)
         )
 
+    def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
+        """Training pixels (uint8) become the network's input where the network runs."""
+        x, y, owner = batch
+        if x.dtype == torch.uint8:
+            x = normalise_batch(x, self.input_spec)
+        return x, y, owner
+
     def state_dict(self) -> dict[str, Any]:
         return {"dataset_id": self.dataset_id}
 
@@ -132,7 +146,9 @@ class AiOrNotDataModule(L.LightningDataModule):
         if saved and saved != self.dataset_id:
             log.warning("resuming on %s; the checkpoint was trained on %s", self.dataset_id, saved)
 
-    def _loader(self, dataset: ImageDataset, sampler: Sampler | None = None) -> DataLoader:
+    def _loader(
+        self, dataset: ImageDataset, sampler: Sampler | None = None, *, pixels: bool = False
+    ) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
@@ -141,5 +157,5 @@ class AiOrNotDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=self.pin_memory,
-            collate_fn=DropFailed(self.input_spec.crop_size),
+            collate_fn=DropFailed(self.input_spec.crop_size, pixels=pixels),
         )

@@ -1,7 +1,10 @@
 """Torch side of the data: a Dataset that never crashes an epoch, its collate, its sampler.
 
-Every sample goes through the serving stem (`lambda_fn.stem.prepare`): a training sample is
-one random native-resolution crop, an evaluation sample is the serving grid of crops.
+Every sample goes through the serving stem (`lambda_fn.stem`): a training sample is one
+random native-resolution crop, an evaluation sample is the serving grid of crops. Training
+batches leave the loader as uint8 pixels, a quarter of the bytes of float32, and become the
+network's input on the device (`normalise_batch`, the stem's `normalise` in torch);
+evaluation batches are exactly what the API computes.
 """
 
 from __future__ import annotations
@@ -15,14 +18,14 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Dataset, DistributedSampler
 
-from lambda_fn.image_contract import ImageError
-from lambda_fn.stem import InputSpec, ModelInput, pixels_to_input, prepare
+from lambda_fn.image_contract import ImageError, decode_image
+from lambda_fn.stem import InputSpec, cut_crops, gain_and_offset, pixels_to_input
 from model_training.data.augment import AugmentName, augmenter
 from model_training.data.pixel_cache import PixelCache
 from model_training.data.records import ImageRecord
 
 log = logging.getLogger(__name__)
-Sample = tuple[np.ndarray, int]  # crops (K, 3, S, S), label
+Sample = tuple[np.ndarray, int]  # crops (K, 3, S, S) float32, or (1, S, S, 3) uint8 in training
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # crops (N,3,S,S), y (B,), owner (N,)
 
 
@@ -37,8 +40,9 @@ class ImageDataset(Dataset):
     """Records -> (crops, label); an image that fails to load yields None (logged), not a crash.
 
     `train=True`: one random crop per image, placed by (seed, epoch, the record's crop key),
-    so a resumed run replays it and both images of a pair are cut at the same spot.
-    `train=False`: the serving grid, exactly what the API computes.
+    so a resumed run replays it and both images of a pair are cut at the same spot; uint8
+    (1, S, S, 3), normalised later on the device. `train=False`: the serving grid, exactly
+    what the API computes, float32 (K, 3, S, S).
     With a `cache`, the decoder's output is read back from it instead of decoding again.
     """
 
@@ -67,39 +71,59 @@ class ImageDataset(Dataset):
         record = self.records[index]
         rng = np.random.default_rng([self.seed, epoch, record.crop_key]) if self.train else None
         try:
-            model_input = self._input(record, rng)
+            pixels = self._pixels(record)
         except (ImageError, OSError) as exc:  # changed or vanished since validation
             log.warning("skipping image %s: %s", record.id, exc)
             return None
-        return model_input.crops, record.label
+        if rng is None:
+            return pixels_to_input(pixels, self.spec).crops, record.label
+        crops, _ = cut_crops(pixels, self.spec, rng=rng, augment=self.augment)
+        return crops, record.label
 
-    def _input(self, record: ImageRecord, rng: np.random.Generator | None) -> ModelInput:
+    def _pixels(self, record: ImageRecord) -> np.ndarray:
+        """The record's decoded uint8 pixels: from the cache, or decoded now."""
         pixels = self.cache.get(record.id) if self.cache is not None else None
         if pixels is None:
-            return prepare(record.read_bytes(), self.spec, rng=rng, augment=self.augment)
-        return pixels_to_input(pixels, self.spec, rng=rng, augment=self.augment)
+            pixels = np.asarray(decode_image(record.read_bytes()))
+        return pixels
 
 
 class DropFailed:
-    """Collate that drops failed samples and flattens crops; `owner` maps crops to images."""
+    """Collate that drops failed samples and flattens crops; `owner` maps crops to images.
 
-    def __init__(self, crop_size: int) -> None:
+    `pixels=True` for training batches (uint8 (N, S, S, 3), see `normalise_batch`).
+    """
+
+    def __init__(self, crop_size: int, *, pixels: bool = False) -> None:
         self.crop_size = crop_size
+        self.pixels = pixels
 
     def __call__(self, batch: list[Sample | None]) -> Batch:
         kept = [item for item in batch if item is not None]
         if not kept:
             size = self.crop_size
-            return (
-                torch.zeros((0, 3, size, size)),
-                torch.zeros((0,)),
-                torch.zeros((0,), dtype=torch.long),
-            )
+            shape = (0, size, size, 3) if self.pixels else (0, 3, size, size)
+            crops = torch.zeros(shape, dtype=torch.uint8 if self.pixels else torch.float32)
+            return crops, torch.zeros((0,)), torch.zeros((0,), dtype=torch.long)
         x = torch.from_numpy(np.concatenate([crops for crops, _ in kept]))  # (N, 3, S, S)
         y = torch.tensor([label for _, label in kept], dtype=torch.float32)  # (B,)
         counts = torch.tensor([len(crops) for crops, _ in kept])
         owner = torch.repeat_interleave(torch.arange(len(kept)), counts)  # (N,)
         return x, y, owner
+
+
+def normalise_batch(pixels: torch.Tensor, spec: InputSpec) -> torch.Tensor:
+    """uint8 (N, S, S, 3) crops -> float32 (N, 3, S, S) network input, on their own device.
+
+    The stem's `normalise` in torch, bit for bit (the same constants; one multiply rounded,
+    then one add), so moving it to the device changes no value the network sees.
+    """
+    gain, offset = (
+        torch.from_numpy(value).to(pixels.device).view(1, 3, 1, 1)
+        for value in gain_and_offset(spec)
+    )
+    x = pixels.permute(0, 3, 1, 2).to(torch.float32, memory_format=torch.contiguous_format)
+    return x.mul_(gain).add_(offset)
 
 
 def image_logits(crop_logits: torch.Tensor, owner: torch.Tensor, images: int) -> torch.Tensor:

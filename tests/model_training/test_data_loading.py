@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from lambda_fn.stem import aggregate, prepare
+from lambda_fn.stem import InputSpec, aggregate, normalise, prepare
 from model_training.data import AiOrNotDataModule
 from model_training.data.augment import augmenter
 from model_training.data.config import DataConfig
@@ -22,6 +22,7 @@ from model_training.data.dataset import (
     EpochSampler,
     ImageDataset,
     image_logits,
+    normalise_batch,
 )
 
 
@@ -34,9 +35,12 @@ def dm(tiny_demo_kwargs: dict[str, object]) -> AiOrNotDataModule:
 
 
 def test_training_batches_are_one_native_crop_per_image(dm: AiOrNotDataModule) -> None:
-    x, y, owner = next(iter(dm.train_dataloader()))
-    assert x.dtype == y.dtype == torch.float32
-    assert x.shape == (16, 3, 32, 32) and y.shape == (16,)
+    pixels, y, owner = next(iter(dm.train_dataloader()))
+    assert pixels.dtype == torch.uint8 and y.dtype == torch.float32
+    assert pixels.shape == (16, 32, 32, 3) and y.shape == (16,)
+    x, *_ = dm.on_after_batch_transfer((pixels, y, owner), 0)  # what the network receives
+    assert x.dtype == torch.float32 and x.shape == (16, 3, 32, 32) and x.is_contiguous()
+    np.testing.assert_array_equal(x.numpy(), normalise(pixels.numpy(), dm.input_spec))
     assert owner.tolist() == list(range(16))
     assert set(y.tolist()) <= {0.0, 1.0}
     assert dm.input_spec.crop_size == 32
@@ -106,6 +110,18 @@ def test_a_file_corrupted_after_validation_is_skipped_not_fatal(
 def test_a_batch_with_every_sample_dropped_is_empty_not_an_error() -> None:
     x, y, owner = DropFailed(crop_size=32)([None, None, None])
     assert x.shape == (0, 3, 32, 32) and y.shape == (0,) and owner.shape == (0,)
+    pixels, *_ = DropFailed(crop_size=32, pixels=True)([None])
+    assert pixels.shape == (0, 32, 32, 3) and pixels.dtype == torch.uint8
+    assert normalise_batch(pixels, InputSpec(crop_size=32)).shape == (0, 3, 32, 32)
+
+
+def test_batches_normalised_on_the_device_are_the_stems_values_bit_for_bit() -> None:
+    """Training normalises uint8 batches in torch; it must equal the serving stem exactly."""
+    spec = InputSpec(crop_size=16, mean=(0.5, 0.25, 0.125), std=(0.3, 0.7, 0.9))
+    pixels = np.random.default_rng(0).integers(0, 256, size=(5, 16, 16, 3), dtype=np.uint8)
+    pixels[0, 0, 0] = (0, 255, 128)  # both ends of the range
+    on_device = normalise_batch(torch.from_numpy(pixels), spec)
+    np.testing.assert_array_equal(on_device.numpy(), normalise(pixels, spec))
 
 
 def test_shuffle_order_is_the_same_with_or_without_a_resume(dm: AiOrNotDataModule) -> None:
@@ -154,7 +170,7 @@ def test_strong_augmentation_keeps_the_input_shape(dm: AiOrNotDataModule) -> Non
     for index in range(6):
         sample, base = strong[EpochKey(0, index)], light[EpochKey(0, index)]
         assert sample is not None and base is not None
-        assert sample[0].shape == (1, 3, 32, 32) and sample[0].dtype == np.float32
+        assert sample[0].shape == (1, 32, 32, 3) and sample[0].dtype == np.uint8
         differs.append(not np.array_equal(sample[0], base[0]))
     assert any(differs)  # a JPEG generation changed some of them
 
