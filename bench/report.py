@@ -13,6 +13,7 @@ TARGETS = {
     "request_over_model": 1.10,
     "cold_ms": 400.0,  # issue 16 (issue 8 asked 500)
     "loader_ratio": 10.0,  # issue 16: decode once, then >= 10x the images/s
+    "seed_loader_images_s": 145.0,  # issue 16's figure for the seed's loader (not re-measured)
     "cold_vs_ts": 4.0,
     "root_mb": 200.0,
     "root_vs_torch": 4.0,
@@ -285,19 +286,23 @@ def training_section(results: list[dict[str, Any]]) -> list[str]:
 
 
 def pixel_cache_section(r: dict[str, Any]) -> list[str]:
-    ok = r["ratio"] >= TARGETS["loader_ratio"]
-    target = f"{r['ratio']:.1f}x ({verdict(ok)} >= {TARGETS['loader_ratio']:.0f}x)"
-    header = ["pipeline", "images/s", "vs decoding"]
+    seed = TARGETS["seed_loader_images_s"]
+    vs_seed = r["cache"] / seed
+    ok = vs_seed >= TARGETS["loader_ratio"]
+    target = f"{vs_seed:.1f}x ({verdict(ok)} >= {TARGETS['loader_ratio']:.0f}x)"
+    header = ["pipeline", "images/s", "vs decoding here", "vs the seed's loader"]
     data = [
-        ["decode every epoch (today)", r["decode"], "1x"],
-        ["decoded-pixel cache, after the first epoch", r["cache"], target],
+        ["the seed's loader (issue 16's figure)", seed, "", "1x"],
+        ["decode every epoch", r["decode"], "1x", f"{r['decode'] / seed:.1f}x"],
+        ["decoded-pixel cache, after the first epoch", r["cache"], f"{r['ratio']:.1f}x", target],
     ]
     return [
         f"The aiornot preset's input pipeline: 256 px native-resolution random crops, strong "
         f"augmentation (flips, colour, JPEG re-compression), {r['workers']} loader processes, "
         f"batches of {r['batch']}, {r['images']} synthetic 512x512 JPEGs, {r['batches']} "
         f"batches timed after the first. Building the cache (the one decoding pass) took "
-        f"{r['cache_build_s']:.1f} s.",
+        f"{r['cache_build_s']:.1f} s. Both measured rows deliver uint8 batches that the "
+        f"training device normalises; the seed's loader normalised float32 in its workers.",
         "",
         *table(header, data),
         "",
