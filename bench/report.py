@@ -302,7 +302,8 @@ def pixel_cache_section(r: dict[str, Any]) -> list[str]:
         f"batches of {r['batch']}, {r['images']} synthetic 512x512 JPEGs, {r['batches']} "
         f"batches timed after the first. Building the cache (the one decoding pass) took "
         f"{r['cache_build_s']:.1f} s. Both measured rows deliver uint8 batches that the "
-        f"training device normalises; the seed's loader normalised float32 in its workers.",
+        f"training device reorients and normalises; the seed's loader did both, in float32, "
+        f"in its workers.",
         "",
         *table(header, data),
         "",

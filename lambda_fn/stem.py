@@ -4,16 +4,16 @@ The network sees the uploaded pixels, never a resampled copy. An image becomes c
 the model's size taken at native resolution:
 - serving, evaluation and the parity gate: a deterministic grid spread evenly over the
   whole image, at most `max_grid` crops per side, whose logits are averaged into one;
-- training: one crop at a random place (plus whatever training-only augmentation the
-  caller passes), so every epoch sees other pixels of a large image.
+- training: one crop at a random place, so every epoch sees other pixels of a large image
+  (augmentation is the trainer's, after the crop: `model_training.data.augment`).
 An image smaller than a crop is padded by mirroring its own pixels, never upscaled.
-Training, evaluation, export and the server all call `prepare`, with the manifest's spec.
+Evaluation, export and the server call `prepare`, training its first half `cut_crops`,
+all with the manifest's spec.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from time import perf_counter
 from typing import Any
@@ -29,9 +29,6 @@ DEFAULT_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 RULE = "native_crops"  # the only rule this stem implements; bundles name it
 AGGREGATES = ("mean_logit",)
 PADS = ("symmetric",)
-
-# A training-only hook: uint8 (S, S, 3) crop and the sample's rng -> uint8 (S, S, 3).
-Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -112,13 +109,12 @@ def prepare(
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     rng: np.random.Generator | None = None,
-    augment: Augment | None = None,
 ) -> ModelInput:
     """Bytes -> model input. With `rng`, one random crop (training); else the serving grid."""
     t0 = perf_counter()
     pixels = np.asarray(decode_image(data, max_pixels=max_pixels))
     t1 = perf_counter()
-    model_input = pixels_to_input(pixels, spec, rng=rng, augment=augment)
+    model_input = pixels_to_input(pixels, spec, rng=rng)
     t2 = perf_counter()
     timings = {"decode": round((t1 - t0) * 1000, 3), "preprocess": round((t2 - t1) * 1000, 3)}
     return replace(model_input, timings_ms=timings)
@@ -129,10 +125,9 @@ def pixels_to_input(
     spec: InputSpec,
     *,
     rng: np.random.Generator | None = None,
-    augment: Augment | None = None,
 ) -> ModelInput:
     """Decoded uint8 (H, W, 3) RGB pixels -> model input (see `prepare`)."""
-    crops, grid = cut_crops(decoded, spec, rng=rng, augment=augment)
+    crops, grid = cut_crops(decoded, spec, rng=rng)
     image_size = (decoded.shape[1], decoded.shape[0])
     return ModelInput(normalise(crops, spec), grid, image_size, {})
 
@@ -142,16 +137,13 @@ def cut_crops(
     spec: InputSpec,
     *,
     rng: np.random.Generator | None = None,
-    augment: Augment | None = None,
 ) -> tuple[np.ndarray, CropGrid | None]:
     """Decoded uint8 (H, W, 3) pixels -> uint8 (K, S, S, 3) crops and their grid, before
-    `normalise`: the serving grid, or with `rng` one random (augmented) training crop.
+    `normalise`: the serving grid, or with `rng` one random training crop.
 
     Training loaders stop here and normalise whole batches on the device, which keeps
     their batches a quarter the size (`model_training.data.dataset.normalise_batch`).
     """
-    if augment is not None and rng is None:
-        raise ValueError("augmentation is for training crops only: pass rng as well")
     pixels = pad_to_crop(decoded, spec.crop_size)
     size = spec.crop_size
     height, width = pixels.shape[:2]
@@ -162,7 +154,7 @@ def cut_crops(
     top = int(rng.integers(0, height - size + 1))
     left = int(rng.integers(0, width - size + 1))
     crop = pixels[top : top + size, left : left + size]
-    return (augment(crop, rng) if augment else crop)[None], None
+    return crop[None], None
 
 
 def pad_to_crop(pixels: np.ndarray, size: int) -> np.ndarray:

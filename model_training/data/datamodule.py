@@ -19,7 +19,8 @@ from model_training.data.dataset import (
     DropFailed,
     EpochSampler,
     ImageDataset,
-    normalise_batch,
+    TrainBatch,
+    to_network_input,
 )
 from model_training.data.pixel_cache import PixelCache
 from model_training.data.records import ImageRecord
@@ -34,8 +35,8 @@ class AiOrNotDataModule(L.LightningDataModule):
 
     Batches are (crops (N, 3, S, S), y (B,) 0./1., owner (N,)): one random native-resolution
     crop per image in training, the serving grid of crops per image in evaluation; `owner`
-    says which image each crop belongs to. Training crops travel as uint8 pixels and are
-    normalised once on the device (`on_after_batch_transfer`).
+    says which image each crop belongs to. Training crops travel as uint8 pixels with their
+    pending reorientation, both applied once on the device (`on_after_batch_transfer`).
     """
 
     def __init__(
@@ -131,12 +132,11 @@ class AiOrNotDataModule(L.LightningDataModule):
             ImageDataset(self.split_records("test"), self.input_spec, cache=self.cache)
         )
 
-    def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
-        """Training pixels (uint8) become the network's input where the network runs."""
-        x, y, owner = batch
-        if x.dtype == torch.uint8:
-            x = normalise_batch(x, self.input_spec)
-        return x, y, owner
+    def on_after_batch_transfer(self, batch: Batch | TrainBatch, dataloader_idx: int) -> Batch:
+        """Training batches become the network's input where the network runs."""
+        if len(batch) == 4:
+            return to_network_input(batch, self.input_spec)
+        return batch
 
     def state_dict(self) -> dict[str, Any]:
         return {"dataset_id": self.dataset_id}

@@ -2,31 +2,35 @@
 
 Every sample goes through the serving stem (`lambda_fn.stem`): a training sample is one
 random native-resolution crop, an evaluation sample is the serving grid of crops. Training
-batches leave the loader as uint8 pixels, a quarter of the bytes of float32, and become the
-network's input on the device (`normalise_batch`, the stem's `normalise` in torch);
-evaluation batches are exactly what the API computes.
+batches leave the loader as uint8 pixels, a quarter of the bytes of float32, with each
+crop's pending reorientation, and become the network's input on the device
+(`to_network_input`: `augment.reorient_batch`, then `normalise_batch`, the stem's
+`normalise` in torch); evaluation batches are exactly what the API computes.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import Dataset, DistributedSampler
+from torch.utils.data import Dataset, DistributedSampler, get_worker_info
 
 from lambda_fn.image_contract import ImageError, decode_image
 from lambda_fn.stem import InputSpec, cut_crops, gain_and_offset, pixels_to_input
-from model_training.data.augment import AugmentName, augmenter
+from model_training.data.augment import AugmentName, augmenter, reorient_batch
 from model_training.data.pixel_cache import PixelCache
 from model_training.data.records import ImageRecord
 
 log = logging.getLogger(__name__)
-Sample = tuple[np.ndarray, int]  # crops (K, 3, S, S) float32, or (1, S, S, 3) uint8 in training
+Sample = tuple[np.ndarray, int]  # crops (K, 3, S, S) float32, label
+TrainSample = tuple[np.ndarray, int, np.ndarray]  # crop (1, S, S, 3) uint8, label, reorientation
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # crops (N,3,S,S), y (B,), owner (N,)
+# crops (N, S, S, 3) uint8, y (B,), owner (N,), reorientations (N, 5): see `to_network_input`
+TrainBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 class EpochKey(NamedTuple):
@@ -41,7 +45,8 @@ class ImageDataset(Dataset):
 
     `train=True`: one random crop per image, placed by (seed, epoch, the record's crop key),
     so a resumed run replays it and both images of a pair are cut at the same spot; uint8
-    (1, S, S, 3), normalised later on the device. `train=False`: the serving grid, exactly
+    (1, S, S, 3) with its reorientation, both applied on the device. `train=False`: the
+    serving grid, exactly
     what the API computes, float32 (K, 3, S, S).
     With a `cache`, the decoder's output is read back from it instead of decoding again.
     """
@@ -60,13 +65,13 @@ class ImageDataset(Dataset):
         self.cache = cache
         self.spec = spec
         self.train = train
-        self.augment = augmenter(augment) if train else None
+        self.augment = augmenter(augment)
         self.seed = seed
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, key: int | EpochKey) -> Sample | None:
+    def __getitem__(self, key: int | EpochKey) -> Sample | TrainSample | None:
         epoch, index = key if isinstance(key, tuple) else (0, key)
         record = self.records[index]
         rng = np.random.default_rng([self.seed, epoch, record.crop_key]) if self.train else None
@@ -77,8 +82,9 @@ class ImageDataset(Dataset):
             return None
         if rng is None:
             return pixels_to_input(pixels, self.spec).crops, record.label
-        crops, _ = cut_crops(pixels, self.spec, rng=rng, augment=self.augment)
-        return crops, record.label
+        crops, _ = cut_crops(pixels, self.spec, rng=rng)
+        crop, reorientation = self.augment(crops[0], rng)
+        return crop[None], record.label, reorientation
 
     def _pixels(self, record: ImageRecord) -> np.ndarray:
         """The record's decoded uint8 pixels: from the cache, or decoded now."""
@@ -91,25 +97,48 @@ class ImageDataset(Dataset):
 class DropFailed:
     """Collate that drops failed samples and flattens crops; `owner` maps crops to images.
 
-    `pixels=True` for training batches (uint8 (N, S, S, 3), see `normalise_batch`).
+    `pixels=True` for training batches (a `TrainBatch`, see `to_network_input`).
     """
 
     def __init__(self, crop_size: int, *, pixels: bool = False) -> None:
         self.crop_size = crop_size
         self.pixels = pixels
 
-    def __call__(self, batch: list[Sample | None]) -> Batch:
+    def __call__(self, batch: list[Any]) -> Batch | TrainBatch:
         kept = [item for item in batch if item is not None]
         if not kept:
             size = self.crop_size
             shape = (0, size, size, 3) if self.pixels else (0, 3, size, size)
             crops = torch.zeros(shape, dtype=torch.uint8 if self.pixels else torch.float32)
-            return crops, torch.zeros((0,)), torch.zeros((0,), dtype=torch.long)
-        x = torch.from_numpy(np.concatenate([crops for crops, _ in kept]))  # (N, 3, S, S)
-        y = torch.tensor([label for _, label in kept], dtype=torch.float32)  # (B,)
-        counts = torch.tensor([len(crops) for crops, _ in kept])
+            empty = (crops, torch.zeros((0,)), torch.zeros((0,), dtype=torch.long))
+            return (*empty, torch.zeros((0, 5), dtype=torch.long)) if self.pixels else empty
+        x = concatenate([item[0] for item in kept])  # (N, ...)
+        y = torch.tensor([item[1] for item in kept], dtype=torch.float32)  # (B,)
+        counts = torch.tensor([len(item[0]) for item in kept])
         owner = torch.repeat_interleave(torch.arange(len(kept)), counts)  # (N,)
-        return x, y, owner
+        if not self.pixels:
+            return x, y, owner
+        return x, y, owner, torch.from_numpy(np.stack([item[2] for item in kept]))
+
+
+def concatenate(arrays: list[np.ndarray]) -> torch.Tensor:
+    """Arrays joined along their first axis into one tensor; in a loader worker, written
+    straight into shared memory, which the batch crosses to the main process through
+    (torch would otherwise copy it there: the same saving as torch's `default_collate`)."""
+    first = arrays[0]
+    shape = (sum(len(a) for a in arrays), *first.shape[1:])
+    out = torch.empty(shape, dtype=torch.from_numpy(first[:0]).dtype)
+    if get_worker_info() is not None:
+        out.share_memory_()
+    np.concatenate(arrays, out=out.numpy())
+    return out
+
+
+def to_network_input(batch: TrainBatch, spec: InputSpec) -> Batch:
+    """A training batch as the loader ships it -> what the network takes, on its device:
+    each crop reoriented, then normalised (exactly what the stem and `reorient` compute)."""
+    pixels, y, owner, reorientations = batch
+    return normalise_batch(reorient_batch(pixels, reorientations), spec), y, owner
 
 
 def normalise_batch(pixels: torch.Tensor, spec: InputSpec) -> torch.Tensor:

@@ -93,11 +93,6 @@ def test_a_training_crop_is_one_random_native_window() -> None:
     assert (windows == shown).all(axis=(-3, -2, -1)).any()  # some window of the upload
 
 
-def test_augmentation_is_for_training_crops_only() -> None:
-    with pytest.raises(ValueError, match="training"):
-        pixels_to_input(_pixels(64, 64), SPEC, augment=lambda crop, rng: crop)
-
-
 def test_normalisation_is_the_spec_formula_channel_first() -> None:
     pixels = _pixels(32, 32)[None]
     out = normalise(pixels, SPEC)

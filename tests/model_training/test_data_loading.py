@@ -14,7 +14,7 @@ import torch
 
 from lambda_fn.stem import InputSpec, aggregate, normalise, prepare
 from model_training.data import AiOrNotDataModule
-from model_training.data.augment import augmenter
+from model_training.data.augment import augmenter, reorient, reorient_batch
 from model_training.data.config import DataConfig
 from model_training.data.dataset import (
     DropFailed,
@@ -35,12 +35,15 @@ def dm(tiny_demo_kwargs: dict[str, object]) -> AiOrNotDataModule:
 
 
 def test_training_batches_are_one_native_crop_per_image(dm: AiOrNotDataModule) -> None:
-    pixels, y, owner = next(iter(dm.train_dataloader()))
+    pixels, y, owner, reorientations = next(iter(dm.train_dataloader()))
     assert pixels.dtype == torch.uint8 and y.dtype == torch.float32
     assert pixels.shape == (16, 32, 32, 3) and y.shape == (16,)
-    x, *_ = dm.on_after_batch_transfer((pixels, y, owner), 0)  # what the network receives
+    assert reorientations.shape == (16, 5)
+    batch = (pixels, y, owner, reorientations)
+    x, *_ = dm.on_after_batch_transfer(batch, 0)  # what the network receives
     assert x.dtype == torch.float32 and x.shape == (16, 3, 32, 32) and x.is_contiguous()
-    np.testing.assert_array_equal(x.numpy(), normalise(pixels.numpy(), dm.input_spec))
+    turned = [reorient(p, r) for p, r in zip(pixels.numpy(), reorientations.numpy(), strict=True)]
+    np.testing.assert_array_equal(x.numpy(), normalise(np.stack(turned), dm.input_spec))
     assert owner.tolist() == list(range(16))
     assert set(y.tolist()) <= {0.0, 1.0}
     assert dm.input_spec.crop_size == 32
@@ -110,9 +113,24 @@ def test_a_file_corrupted_after_validation_is_skipped_not_fatal(
 def test_a_batch_with_every_sample_dropped_is_empty_not_an_error() -> None:
     x, y, owner = DropFailed(crop_size=32)([None, None, None])
     assert x.shape == (0, 3, 32, 32) and y.shape == (0,) and owner.shape == (0,)
-    pixels, *_ = DropFailed(crop_size=32, pixels=True)([None])
+    pixels, _, _, reorientations = DropFailed(crop_size=32, pixels=True)([None])
     assert pixels.shape == (0, 32, 32, 3) and pixels.dtype == torch.uint8
+    assert reorient_batch(pixels, reorientations).shape == (0, 32, 32, 3)
     assert normalise_batch(pixels, InputSpec(crop_size=32)).shape == (0, 3, 32, 32)
+
+
+def test_crops_reoriented_on_the_device_are_the_loaders_reorientation_exactly() -> None:
+    """Every flip, quarter turn and channel order, batched in torch == `reorient` per crop."""
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, size=(16, 8, 8, 3), dtype=np.uint8)
+    orders = [rng.permutation(3) for _ in range(16)]
+    reorientations = np.array(
+        [[i // 8, (i // 2) % 4, *order] for i, order in enumerate(orders)], dtype=np.int64
+    )  # each of the 8 flips and turns twice, with random channel orders
+    on_device = reorient_batch(torch.from_numpy(crops), torch.from_numpy(reorientations))
+    expected = [reorient(c, r) for c, r in zip(crops, reorientations, strict=True)]
+    np.testing.assert_array_equal(on_device.numpy(), np.stack(expected))
+    assert len({e.tobytes() for e in expected}) == 16
 
 
 def test_batches_normalised_on_the_device_are_the_stems_values_bit_for_bit() -> None:
@@ -156,7 +174,9 @@ def test_light_augmentation_reorients_without_resampling() -> None:
     crop = np.random.default_rng(0).integers(0, 256, size=(16, 16, 3), dtype=np.uint8)
     seen = set()
     for seed in range(40):
-        out = augmenter("light")(crop, np.random.default_rng(seed))  # type: ignore[misc]
+        same, reorientation = augmenter("light")(crop, np.random.default_rng(seed))
+        assert same is crop  # the turn is left to the device
+        out = reorient(crop, reorientation)
         assert sorted(out.ravel().tolist()) == sorted(crop.ravel().tolist())  # same values
         seen.add(out.tobytes())
     assert len(seen) > 8  # flips, quarter turns and channel orders

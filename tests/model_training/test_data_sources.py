@@ -43,7 +43,7 @@ def test_hub_loader_reads_local_parquet_in_the_hub_schema(
     )
     dm.setup("fit")
     assert asked[0] == ("competitions/aiornot", "train")  # the labelled split only
-    x, y, _ = next(iter(dm.train_dataloader()))
+    x, y, *_ = next(iter(dm.train_dataloader()))
     assert x.shape[1:] == (32, 32, 3) and set(y.tolist()) <= {0.0, 1.0}  # uint8 pixels
     assert sum(len(dm.split_records(s)) for s in ("train", "val", "test")) == 40
 

@@ -101,7 +101,7 @@ def test_datamodule_with_skip_policy_trains_on_the_good_rows_only(
     dm = AiOrNotDataModule(dataset, crop_size=32, batch_size=64, num_workers=0)
     dm.setup("fit")
     loaders = (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader())
-    seen = sum(len(y) for loader in loaders for _, y, _ in loader)
+    seen = sum(len(batch[1]) for loader in loaders for batch in loader)
     assert seen == 41
 
 
