@@ -127,7 +127,7 @@ def concatenate(arrays: list[np.ndarray]) -> torch.Tensor:
     (torch would otherwise copy it there: the same saving as torch's `default_collate`)."""
     first = arrays[0]
     shape = (sum(len(a) for a in arrays), *first.shape[1:])
-    out = torch.empty(shape, dtype=torch.from_numpy(first[:0]).dtype)
+    out = torch.empty(shape, dtype=torch.from_numpy(np.empty(0, first.dtype)).dtype)
     if get_worker_info() is not None:
         out.share_memory_()
     np.concatenate(arrays, out=out.numpy())
