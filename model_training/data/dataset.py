@@ -46,8 +46,7 @@ class ImageDataset(Dataset):
     `train=True`: one random crop per image, placed by (seed, epoch, the record's crop key),
     so a resumed run replays it and both images of a pair are cut at the same spot; uint8
     (1, S, S, 3) with its reorientation, both applied on the device. `train=False`: the
-    serving grid, exactly
-    what the API computes, float32 (K, 3, S, S).
+    serving grid, exactly what the API computes, float32 (K, 3, S, S).
     With a `cache`, the decoder's output is read back from it instead of decoding again.
     """
 
