@@ -59,7 +59,7 @@ def measure(preset: Preset, work: Path, *, n_images: int, batch: int, steps: int
         seen = 0
         while seen < limit:
             for batch in dm.train_dataloader():  # one native-resolution crop per image
-                x, y, _ = dm.on_after_batch_transfer(batch, 0)  # uint8 -> normalised, here
+                x, y, _ = dm.on_after_batch_transfer(batch, 0)  # as the network receives it
                 yield x, y
                 seen += 1
                 if seen >= limit:
