@@ -83,6 +83,7 @@ def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     }
 
 
+@pytest.mark.full_demo  # minutes of training: `make test-demo`, not `make test`
 def test_demo_detects_its_examples_and_stops_on_ctrl_c(
     tmp_path: Path, demo_env: dict[str, str]
 ) -> None:
