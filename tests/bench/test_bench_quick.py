@@ -62,3 +62,21 @@ def test_quick_bench_writes_a_report_with_every_section_and_target(tmp_path: Pat
     again = tmp_path / "again.md"
     assert main(["--render", str(raw), "--out", str(again)]) == 0
     assert again.read_text() == text
+
+
+@pytest.mark.slow
+def test_cold_start_also_starts_ours_and_the_floor_from_the_task_root(tmp_path: Path) -> None:
+    """The rows that start as Lambda starts the image, each floor beside its own ours."""
+    from bench.cold_start import FLOOR_NAME, FROM_TASK_ROOT, OURS_NAME, measure
+    from bench.common import DEMO
+    from bench.report import cold_section
+
+    result = measure(DEMO, tmp_path, 1, task_root=True)
+    handlers = result["handlers"]
+    assert {OURS_NAME + FROM_TASK_ROOT, FLOOR_NAME + FROM_TASK_ROOT} <= set(handlers)
+    for stages in handlers.values():
+        assert 0 < stages["interpreter"] <= stages["imported"] <= stages["first_response"]
+    rows = [line for line in cold_section([result]) if FROM_TASK_ROOT in line]
+    floor = handlers[FLOOR_NAME + FROM_TASK_ROOT]["first_response"]
+    ours = handlers[OURS_NAME + FROM_TASK_ROOT]["first_response"]
+    assert len(rows) == 2 and f"{floor / ours:.0%} of ours" in rows[1]
