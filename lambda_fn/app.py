@@ -13,7 +13,6 @@ from fastapi import FastAPI, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lambda_fn.errors import error_response, install_error_handlers
 from lambda_fn.image_contract import ImageError
@@ -121,6 +120,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         responses=COMMON_ERRORS,
     )
+    # The API Gateway stage (/prod) as FastAPI's own root path: routes match with or without
+    # it (REST events omit it, HTTP API events keep it) and /docs links to /prod/openapi.json.
+    # Set on the app as `FastAPI(root_path=...)` sets it: since FastAPI 0.165 that parameter
+    # warns in favour of the server's root path, and Mangum, the server here, has none.
+    app.root_path = settings.api_root_path
     app.state.settings = settings
     app.state.models = models
     install_error_handlers(app)
@@ -145,8 +149,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["content-type", "x-api-key"],
         )
-    if settings.api_root_path:
-        app.add_middleware(StagePrefixMiddleware, root_path=settings.api_root_path)
     app.add_middleware(RequestLogMiddleware, emit_metrics=settings.in_lambda)
     return app
 
@@ -172,25 +174,6 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     code = error_code(exc)
     request.state.error_code = code
     return error_response(code, str(exc))
-
-
-class StagePrefixMiddleware:
-    """Serve under an API Gateway stage (/prod): routes match with or without the prefix
-    (REST events omit it, HTTP API events keep it) and /docs links to /prod/openapi.json.
-
-    This is the ASGI server's root path, set the way ASGI says. FastAPI 0.165 deprecates
-    `FastAPI(root_path=...)` in favour of the server's setting, and Mangum, the server here,
-    always sends `root_path=""`, so the setting is applied to the scope here.
-    """
-
-    def __init__(self, app: ASGIApp, *, root_path: str) -> None:
-        self.app = app
-        self.root_path = root_path
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            scope = {**scope, "root_path": self.root_path}
-        await self.app(scope, receive, send)
 
 
 def _require_uploads(uploads: UploadStore | None) -> UploadStore:
