@@ -298,10 +298,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     stop_on_signals()
     stages = pipeline(args)
+    total = len(stages) + 2  # + publish and serve, below
     try:
         fresh = args.fresh
-        for index, stage in enumerate(stages, start=1):  # + publish and serve, below
-            ran = run_stage(stage, index, len(stages) + 2, fresh=fresh)
+        data_needed = fresh or not all(s.finished() for s in stages if s.marker is not None)
+        for index, stage in enumerate(stages, start=1):
+            if stage.marker is None and not data_needed:  # the data feed training only
+                say(f"[{index}/{total}] {stage.name}: not needed, the model stages are finished")
+                continue
+            ran = run_stage(stage, index, total, fresh=fresh)
             fresh = fresh or (ran and stage.marker is not None)  # what follows it is stale
         if args.no_serve:
             return 0
