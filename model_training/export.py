@@ -38,7 +38,7 @@ from model_training.onnx_export import (
     parity_gate,
     serving_logits,
 )
-from model_training.quantize import INT8_NAME, build_int8_variant
+from model_training.quantize import INT8_NAME, MIN_SPEEDUP, build_int8_variant, speed_check
 
 DEFAULT_MIN_CLEAN_ACCURACY = 0.9
 
@@ -132,6 +132,7 @@ def export_bundle(
     tolerance: float = PARITY_TOLERANCE,
     min_clean_accuracy: float = DEFAULT_MIN_CLEAN_ACCURACY,
     int8_min_clean_accuracy: float | None = None,
+    int8_min_speedup: float = MIN_SPEEDUP,
     batch_size: int = 64,
     overwrite: bool = False,
     wandb_log: bool = True,
@@ -140,8 +141,9 @@ def export_bundle(
 
     `serving_spec` replaces the checkpoint's input spec on the serving side only: the parity
     gate must then catch any difference (tests use it to prove the gate can fail).
-    int8 is kept, and named the serving variant, only if it passes the accuracy bar and
-    then the robustness floor (`int8_min_clean_accuracy`, by default the fp32 model's).
+    int8 is kept only if it passes the accuracy bar and then the robustness floor
+    (`int8_min_clean_accuracy`, by default the fp32 model's), and named the serving variant
+    only if it is also at least `int8_min_speedup` times faster than fp32 here.
     """
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
@@ -192,6 +194,9 @@ def export_bundle(
                     metrics["int8"]["kept"] = False
                     (staging / INT8_NAME).unlink()
             if metrics["int8"]["kept"]:
+                metrics["int8"]["speed"] = speed_check(
+                    staging / MODEL_NAME, staging / INT8_NAME, spec, min_speedup=int8_min_speedup
+                )
                 variants["int8"] = {"file": INT8_NAME, **metrics["int8"]}
         manifest = _write_card_and_manifest(
             staging,
@@ -203,7 +208,9 @@ def export_bundle(
             metrics=metrics,
             lineage=lineage_for(checkpoint, meta),
             variants=variants,
-            serving_variant="int8" if "int8" in variants else FP32,
+            serving_variant=(
+                "int8" if "int8" in variants and variants["int8"]["speed"]["faster"] else FP32
+            ),
         )
         check_session_io(session, manifest)
         verify_bundle(staging)
@@ -258,7 +265,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--int8",
         action="store_true",
-        help="also try a static int8 variant; served if it passes the accuracy bar and the floor",
+        help="also try a static int8 variant; served if it passes the accuracy bar and the "
+        "floor and is faster here",
+    )
+    parser.add_argument(
+        "--int8-min-speedup",
+        type=float,
+        default=MIN_SPEEDUP,
+        help=f"serve int8 only if this much faster than fp32 on this CPU (default {MIN_SPEEDUP})",
     )
     parser.add_argument(
         "--int8-min-clean-accuracy",
@@ -289,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
             wandb_log=not args.no_wandb,
             min_clean_accuracy=args.min_clean_accuracy,
             int8_min_clean_accuracy=args.int8_min_clean_accuracy,
+            int8_min_speedup=args.int8_min_speedup,
         )
     except (ParityError, RobustnessGateError, FileExistsError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

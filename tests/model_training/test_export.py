@@ -150,7 +150,8 @@ def test_int8_measurements_are_in_the_manifest_whether_or_not_kept(bundle_dir: P
     assert report["kept"] is (report["drop_points"] <= 0.5 and gate is not None and gate["passed"])
     assert ("int8" in manifest.variants) is report["kept"]
     assert (bundle_dir / "model.int8.onnx").exists() is report["kept"]
-    assert manifest.serving_variant == ("int8" if report["kept"] else "fp32")
+    faster = report["kept"] and report["speed"]["faster"]  # timed only once kept
+    assert manifest.serving_variant == ("int8" if faster else "fp32")
 
 
 def test_int8_that_misses_the_robustness_floor_is_not_shipped(
@@ -160,18 +161,38 @@ def test_int8_that_misses_the_robustness_floor_is_not_shipped(
     checkpoint, _ = trained
     monkeypatch.setattr("model_training.quantize.keep_int8", lambda fp32, int8: (True, 0.0))
     manifest = export_bundle(
-        str(checkpoint), tmp_path / "bundle", int8=True, wandb_log=False, min_clean_accuracy=0
-    )
-    assert manifest.serving_variant == "int8"  # floor 0: passes
+        str(checkpoint), tmp_path / "bundle", int8=True, wandb_log=False, min_clean_accuracy=0,
+        int8_min_speedup=0,
+    )  # fmt: skip
+    assert manifest.serving_variant == "int8"  # floor 0 and no speed bar: passes
     refused = export_bundle(
         str(checkpoint), tmp_path / "refused", int8=True, wandb_log=False, min_clean_accuracy=0,
-        int8_min_clean_accuracy=1.01,
+        int8_min_clean_accuracy=1.01, int8_min_speedup=0,
     )  # fmt: skip
     gate = refused.metrics["int8"]["robustness_gate"]
     assert gate["passed"] is False and gate["floor"] == 1.01
     assert refused.metrics["int8"]["kept"] is False
     assert refused.serving_variant == "fp32" and "int8" not in refused.variants
     assert not (tmp_path / "refused" / "model.int8.onnx").exists()
+
+
+def test_int8_that_is_not_faster_here_is_kept_but_fp32_serves(
+    trained: tuple[Path, AiOrNotDataModule], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both gates pass (the accuracy bar forced); a speed bar no graph can clear then leaves
+    int8 in the bundle, for MODEL_VARIANT=int8, with fp32 serving, and the timings recorded."""
+    checkpoint, _ = trained
+    monkeypatch.setattr("model_training.quantize.keep_int8", lambda fp32, int8: (True, 0.0))
+    manifest = export_bundle(
+        str(checkpoint), tmp_path / "bundle", int8=True, wandb_log=False, min_clean_accuracy=0,
+        int8_min_clean_accuracy=0, int8_min_speedup=1000.0,
+    )  # fmt: skip
+    speed = manifest.metrics["int8"]["speed"]
+    assert speed["fp32_ms"] > 0 and speed["int8_ms"] > 0 and speed["min_speedup"] == 1000.0
+    assert speed["speedup"] == pytest.approx(speed["fp32_ms"] / speed["int8_ms"], rel=1e-2)
+    assert speed["faster"] is False and speed["crops"] == manifest.input_spec().max_grid ** 2
+    assert "int8" in manifest.variants and (tmp_path / "bundle" / "model.int8.onnx").exists()
+    assert manifest.serving_variant == "fp32"
 
 
 def test_model_card_states_use_data_metrics_and_limitations(bundle_dir: Path) -> None:
