@@ -33,7 +33,27 @@ from model_training.data.validation import (
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Equal configs give equal splits (for the same source data)."""
+    """Equal configs give equal splits (for the same source data).
+
+    The attribute notes below are the help text of `fit --help` (`--data.dataset.*`) and of
+    validate_cli's flags alike.
+
+    Attributes:
+        source: where the rows come from: demo (embedded, no network), hub, parquet or folder
+        path: the parquet file, directory or glob, the folder holding real/ and ai/, or the
+            demo's build directory (default: AIORNOT_DATA_DIR, else artifacts/data)
+        seed: the split's seed (and the demo's)
+        val_fraction: share of the rows held out for validation
+        test_fraction: share of the rows held out for the test split
+        bad_rows: a row that cannot be read or is too small: fail the run, or skip it and
+            count it in the report
+        limit: use a seeded random subset of this many rows
+        demo_samples_per_photo: demo only: AI/real pairs made from each photograph
+        demo_max_side: demo only: the longest side an image may have
+        hub_dataset: hub only: the Hugging Face dataset to read
+        min_image_size: the shortest side a row may have, in pixels
+        hf_cache_dir: where Hugging Face caches downloads (hub and parquet)
+    """
 
     source: SourceName = "demo"
     path: str | None = None

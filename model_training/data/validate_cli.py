@@ -17,17 +17,30 @@ import types
 from dataclasses import MISSING, fields
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from docstring_parser import parse
+
 from model_training.data.config import DataConfig
 from model_training.data.records import DataError
 from model_training.data.validation import DataValidationError
 
 
+def field_help() -> dict[str, str]:
+    """Each DataConfig field's note from its docstring, as `fit --help` shows it too."""
+    return {
+        item.arg_name: item.description or "" for item in parse(DataConfig.__doc__ or "").params
+    }
+
+
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """One `--kebab-name` flag per DataConfig field, typed and defaulted by the field."""
+    """One `--kebab-name` flag per DataConfig field, typed, defaulted and described by it."""
     hints = get_type_hints(DataConfig)
+    notes = field_help()
     for field in fields(DataConfig):
         hint = hints[field.name]
-        options: dict[str, Any] = {"default": None if field.default is MISSING else field.default}
+        default = None if field.default is MISSING else field.default
+        note = notes.get(field.name, "")
+        shown = note if default is None else f"{note} (default: {default})"
+        options: dict[str, Any] = {"default": default, "help": shown}
         if get_origin(hint) in (Union, types.UnionType):  # X | None: the X
             hint = next(arg for arg in get_args(hint) if arg is not type(None))
         if get_origin(hint) is Literal:

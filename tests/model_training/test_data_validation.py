@@ -116,3 +116,17 @@ def test_validate_and_the_datamodule_take_their_data_options_from_the_one_config
         parser.parse_args(["--source", "somewhere"])  # a Literal's choices are enforced
     hparams = AiOrNotDataModule(DataConfig(limit=7)).hparams
     assert hparams["dataset"] == asdict(DataConfig(limit=7))  # plain types in checkpoints
+
+
+def test_every_data_option_says_what_it_does_in_both_command_lines() -> None:
+    """A field without a note in DataConfig's docstring would be a bare flag in `validate
+    --help` and in `fit --help`; both read the same note."""
+    from model_training.data.validate_cli import field_help
+
+    notes = field_help()
+    assert {field.name for field in fields(DataConfig)} == set(notes)
+    assert all(notes.values()), [name for name, note in notes.items() if not note]
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    helps = {action.dest: action.help for action in parser._actions}
+    assert helps["bad_rows"] == f"{notes['bad_rows']} (default: fail)"
