@@ -57,15 +57,10 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 def machine_info() -> dict[str, Any]:
     """What a reader needs to judge the numbers: CPU, cores, load, versions."""
+    from lambda_fn.ort_session import cpu_model
+
     versions = {}
     for name in PACKAGES:
         try:

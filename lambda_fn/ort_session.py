@@ -37,6 +37,17 @@ def cpu_fingerprint() -> str:
     return hashlib.sha256(f"{platform.machine()}|{flags}".encode()).hexdigest()[:16]
 
 
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (else the platform's): what a timing ran on."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def session_options(intra_op_threads: int, inter_op_threads: int) -> ort.SessionOptions:
     options = ort.SessionOptions()
     options.intra_op_num_threads = intra_op_threads

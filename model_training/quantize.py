@@ -20,6 +20,7 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from lambda_fn.ort_session import cpu_model
 from lambda_fn.stem import InputSpec, prepare
 from model_training.calibration import calibrated_probs
 from model_training.onnx_export import open_session, serving_logits
@@ -151,14 +152,3 @@ def speed_check(
         "faster": speedup >= min_speedup,
         "cpu": cpu_model(),
     }
-
-
-def cpu_model() -> str:
-    """The CPU the speed was measured on, as /proc/cpuinfo names it."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
