@@ -205,7 +205,8 @@ def measure(preset: Preset, work: Path, repeats: int, *, task_root: bool) -> dic
     compile_package(ROOT / "lambda_fn")
     _run(OURS, event_path, ours_env)  # fills the optimised-graph cache: "cached locally"
     layout = lambda_paths(work) if task_root else None
-    root_env = image_env() | ours_env
+    in_image = image_env()
+    root_env = in_image | ours_env
     if layout is not None:
         compile_package(layout[0] / "lambda_fn")
     runs: dict[str, list[dict[str, float]]] = {OURS_NAME: [], "torchscript": [], FLOOR_NAME: []}
@@ -217,7 +218,7 @@ def measure(preset: Preset, work: Path, repeats: int, *, task_root: bool) -> dic
         runs[FLOOR_NAME].append(_run(FLOOR, event_path, {}))
         if layout is not None:
             ours = _run(OURS, event_path, root_env, lambda_layout=layout)
-            floor = _run(FLOOR, event_path, image_env(), lambda_layout=layout)
+            floor = _run(FLOOR, event_path, in_image, lambda_layout=layout)
             runs[OURS_NAME + FROM_TASK_ROOT].append(ours)
             runs[FLOOR_NAME + FROM_TASK_ROOT].append(floor)
     stages = ("interpreter", "imported", "model_ready", "first_response")

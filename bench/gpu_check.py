@@ -9,7 +9,8 @@ augmentation) trains on synthetic 512x512 JPEGs from the pixel cache, through th
 project's own LightningModule, DataModule and Trainer. Three rates, in images/s over the
 same number of steps after a warm-up:
 
-- loader: batches from the cache, moved to the device and made the network's input;
+- loader: batches from the cache, moved to the device and made the network's input
+  (`bench.loader.images_per_second`, after its one start-up batch);
 - model: one such batch kept, training steps repeated (no loading at all);
 - both: real training, the loader feeding the model;
 
@@ -24,6 +25,7 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ import yaml
 from torch.utils.data import DataLoader, Dataset
 
 from bench.common import ROOT, machine_info
+from bench.loader import images_per_second
 from bench.training import make_folder
 from model_training.data.config import DataConfig
 from model_training.data.datamodule import AiOrNotDataModule
@@ -137,8 +140,8 @@ def datamodule_kwargs(config: dict[str, Any], folder: Path, args: argparse.Names
 
 
 def fit(module: AiOrNotModule, datamodule: AiOrNotDataModule, args: argparse.Namespace,
-        clock: StepClock) -> None:  # fmt: skip
-    config = preset()["trainer"]
+        config: dict[str, Any], clock: StepClock) -> None:  # fmt: skip
+    """Training steps as the preset's trainer takes them, timed by `clock`."""
     trainer = pl.Trainer(
         accelerator=args.accelerator,
         devices=1,
@@ -157,26 +160,16 @@ def fit(module: AiOrNotModule, datamodule: AiOrNotDataModule, args: argparse.Nam
     trainer.fit(module, datamodule=datamodule)
 
 
-def loader_rate(datamodule: AiOrNotDataModule, device: torch.device, warmup: int, steps: int
-                ) -> float:  # fmt: skip
-    """Batches to the device as the network receives them, nothing else."""
-    loader = datamodule.train_dataloader()
-    step, images, started, epoch = 0, 0, 0.0, 0
-    while True:
-        loader.sampler.set_epoch(epoch)  # type: ignore[attr-defined]
-        for batch in loader:
-            moved = [part.to(device, non_blocking=True) for part in batch]
-            datamodule.on_after_batch_transfer(moved, 0)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            step += 1
-            if step == warmup:
-                started = time.perf_counter()
-            elif step > warmup:
-                images += len(batch[1])
-            if step == warmup + steps:
-                return images / (time.perf_counter() - started)
-        epoch += 1
+def to_device(datamodule: AiOrNotDataModule, device: torch.device) -> Callable[[Any], None]:
+    """A batch moved to `device` and made the network's input there, as training does."""
+
+    def move(batch: Any) -> None:
+        moved = [part.to(device, non_blocking=True) for part in batch]
+        datamodule.on_after_batch_transfer(moved, 0)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    return move
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -189,15 +182,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     datamodule.setup("fit")  # the one decoding pass into the cache
     cache_s = time.perf_counter() - started
     device = torch.device("cuda" if args.accelerator in ("gpu", "cuda") else "cpu")
-    loader = loader_rate(datamodule, device, args.warmup, args.steps)
+    loader = images_per_second(datamodule, args.steps, each=to_device(datamodule, device))
 
     one_batch = next(iter(datamodule.train_dataloader()))
     model_clock = StepClock(args.warmup, profile_steps=0)
     fixed = OneBatchDataModule(one_batch, args.warmup + args.steps + 2, **kwargs)
-    fit(AiOrNotModule(**config["model"]), fixed, args, model_clock)
+    fit(AiOrNotModule(**config["model"]), fixed, args, config["trainer"], model_clock)
 
     both_clock = StepClock(args.warmup, profile_steps=min(args.steps, args.profile_steps))
-    fit(AiOrNotModule(**config["model"]), datamodule, args, both_clock)
+    fit(AiOrNotModule(**config["model"]), datamodule, args, config["trainer"], both_clock)
     rates = {"loader": loader, "model": model_clock.rate(), "both": both_clock.rate()}
     utilisation = (
         min(1.0, both_clock.kernel_s / both_clock.window_s)

@@ -195,7 +195,7 @@ def export_bundle(
                     (staging / INT8_NAME).unlink()
             if metrics["int8"]["kept"]:
                 metrics["int8"]["speed"] = speed_check(
-                    staging / MODEL_NAME, staging / INT8_NAME, spec, min_speedup=int8_min_speedup
+                    session, staging / INT8_NAME, spec, min_speedup=int8_min_speedup
                 )
                 variants["int8"] = {"file": INT8_NAME, **metrics["int8"]}
         manifest = _write_card_and_manifest(
