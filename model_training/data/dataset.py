@@ -29,8 +29,30 @@ log = logging.getLogger(__name__)
 Sample = tuple[np.ndarray, int]  # crops (K, 3, S, S) float32, label
 TrainSample = tuple[np.ndarray, int, np.ndarray]  # crop (1, S, S, 3) uint8, label, reorientation
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # crops (N,3,S,S), y (B,), owner (N,)
-# crops (N, S, S, 3) uint8, y (B,), owner (N,), reorientations (N, 5): see `to_network_input`
-TrainBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+class TrainBatch(NamedTuple):
+    """A training batch as the loader ships it (see `to_network_input`).
+
+    From a loader worker, every tensor crosses in shared memory, and the main process pays
+    an authenticated socket connection per tensor to receive its file descriptor, answered
+    by a thread in the worker that must win the GIL from the augmentation (multiprocessing's
+    resource sharer). So only the pixels cross that way; the three small arrays are pickled
+    by value and become tensors again on arrival.
+    """
+
+    pixels: torch.Tensor  # (N, S, S, 3) uint8
+    y: torch.Tensor  # (B,) float32
+    owner: torch.Tensor  # (N,) the image each crop belongs to
+    reorientations: torch.Tensor  # (N, 5), see `augment.reorient_batch`
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        small = (part.numpy(force=True) for part in self[1:])
+        return _train_batch_from_arrays, (self.pixels, *small)
+
+
+def _train_batch_from_arrays(pixels: torch.Tensor, *small: np.ndarray) -> TrainBatch:
+    return TrainBatch(pixels, *(torch.from_numpy(part) for part in small))
 
 
 class EpochKey(NamedTuple):
@@ -110,14 +132,16 @@ class DropFailed:
             shape = (0, size, size, 3) if self.pixels else (0, 3, size, size)
             crops = torch.zeros(shape, dtype=torch.uint8 if self.pixels else torch.float32)
             empty = (crops, torch.zeros((0,)), torch.zeros((0,), dtype=torch.long))
-            return (*empty, torch.zeros((0, 5), dtype=torch.long)) if self.pixels else empty
+            if not self.pixels:
+                return empty
+            return TrainBatch(*empty, torch.zeros((0, 5), dtype=torch.long))
         x = concatenate([item[0] for item in kept])  # (N, ...)
         y = torch.tensor([item[1] for item in kept], dtype=torch.float32)  # (B,)
         counts = torch.tensor([len(item[0]) for item in kept])
         owner = torch.repeat_interleave(torch.arange(len(kept)), counts)  # (N,)
         if not self.pixels:
             return x, y, owner
-        return x, y, owner, torch.from_numpy(np.stack([item[2] for item in kept]))
+        return TrainBatch(x, y, owner, torch.from_numpy(np.stack([item[2] for item in kept])))
 
 
 def concatenate(arrays: list[np.ndarray]) -> torch.Tensor:

@@ -21,6 +21,7 @@ from model_training.data.dataset import (
     EpochKey,
     EpochSampler,
     ImageDataset,
+    TrainBatch,
     image_logits,
     normalise_batch,
 )
@@ -201,6 +202,26 @@ def test_loaders_use_persistent_workers_when_asked(tiny_demo_kwargs: dict[str, o
     loader = datamodule.train_dataloader()  # workers start on iteration, not here
     assert loader.num_workers == 2 and loader.persistent_workers
     assert isinstance(loader.sampler, EpochSampler)
+
+
+def test_worker_batches_are_the_in_process_ones_with_only_pixels_in_shared_memory(
+    tiny_demo_kwargs: dict[str, object],
+) -> None:
+    """Each tensor a worker ships in shared memory costs the main process one socket
+    connection to receive; the small arrays travel by value, and the batch is unchanged."""
+
+    def first_batch(workers: int) -> TrainBatch:
+        datamodule = AiOrNotDataModule(**(tiny_demo_kwargs | {"num_workers": workers}))  # type: ignore[arg-type]
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+        return next(iter(datamodule.train_dataloader()))
+
+    in_process, shipped = first_batch(0), first_batch(2)
+    assert isinstance(shipped, TrainBatch)
+    for ours, theirs in zip(in_process, shipped, strict=True):
+        torch.testing.assert_close(theirs, ours, rtol=0, atol=0)
+    assert shipped.pixels.is_shared()
+    assert [part.is_shared() for part in shipped[1:]] == [False, False, False]
 
 
 def test_arrow_backed_records_survive_pickling_to_worker_processes(
