@@ -98,6 +98,7 @@ def run(quick: bool, work: Path) -> dict[str, Any]:
             batches=2 if quick else 30,
             batch=8 if quick else 32,
             workers=0 if quick else 2,
+            repeats=1 if quick else 3,
         ),
     )
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -95,11 +96,13 @@ def measure(preset: Preset, work: Path, *, n_images: int, batch: int, steps: int
 
 
 def measure_pixel_cache(
-    work: Path, *, n_images: int, batches: int, batch: int, workers: int = 2
+    work: Path, *, n_images: int, batches: int, batch: int, workers: int = 2, repeats: int = 3
 ) -> dict[str, Any]:
     """Issue 16's loader figure: the aiornot preset's input pipeline (256 px native crops,
     strong augmentation, `workers` processes) on synthetic 512x512 JPEGs, images/s with every
-    epoch decoding vs after the first epoch has filled the decoded-pixel cache."""
+    epoch decoding vs after the first epoch has filled the decoded-pixel cache; the median
+    of `repeats` timings of each, interleaved, since one timing lasts about a second and
+    the neighbours' load moves it by half."""
     from bench.loader import images_per_second
     from model_training.data import AiOrNotDataModule
     from model_training.data.config import DataConfig
@@ -107,21 +110,29 @@ def measure_pixel_cache(
     folder = make_folder(work / "loader-jpegs", n_images)
     config = DataConfig(source="folder", path=str(folder), val_fraction=0.0, test_fraction=0.0)
     common = {"crop_size": AIORNOT.size, "batch_size": batch, "num_workers": workers}
-    rates, setup_s = {}, {}
+    datamodules, setup_s = {}, {}
     for name, cache in (("decode", None), ("cache", str(work / "pixel-cache"))):
         dm = AiOrNotDataModule(config, augment="strong", pixel_cache=cache, **common)
         started = time.perf_counter()
         dm.prepare_data()
         dm.setup("fit")  # with a cache: the one decoding pass, what the first epoch pays
         setup_s[name] = time.perf_counter() - started
-        rates[name] = images_per_second(dm, batches)
+        datamodules[name] = dm
+    rates: dict[str, list[float]] = {name: [] for name in datamodules}
+    for _ in range(repeats):
+        for name, dm in datamodules.items():
+            rates[name].append(images_per_second(dm, batches))
+    decode, cache = (statistics.median(rates[name]) for name in ("decode", "cache"))
     return {
         "cache_build_s": setup_s["cache"],
         "images": n_images,
         "batch": batch,
         "batches": batches,
         "workers": workers,
-        "decode": rates["decode"],
-        "cache": rates["cache"],
-        "ratio": rates["cache"] / rates["decode"],
+        "repeats": repeats,
+        "decode": decode,
+        "cache": cache,
+        "decode_range": [min(rates["decode"]), max(rates["decode"])],
+        "cache_range": [min(rates["cache"]), max(rates["cache"])],
+        "ratio": cache / decode,
     }
