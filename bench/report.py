@@ -295,8 +295,7 @@ def pixel_cache_section(r: dict[str, Any]) -> list[str]:
     vs_seed = r["cache"] / seed
     ok = vs_seed >= TARGETS["loader_ratio"]
     target = f"{vs_seed:.1f}x ({verdict(ok)} >= {TARGETS['loader_ratio']:.0f}x)"
-    header = ["pipeline", "images/s", "vs decoding here", "vs the seed's loader"]
-    header = [*header[:2], "range", *header[2:]]
+    header = ["pipeline", "images/s", "range", "vs decoding here", "vs the seed's loader"]
     spread = {name: "{:.0f}-{:.0f}".format(*r[f"{name}_range"]) for name in ("decode", "cache")}
     data = [
         ["the seed's loader (issue 16's figure)", seed, "", "", "1x"],
@@ -316,9 +315,8 @@ def pixel_cache_section(r: dict[str, Any]) -> list[str]:
         f"batches timed after the first; images/s is the median of {r['repeats']} such "
         f"timings of each pipeline, interleaved, with their range beside it. Building the "
         f"cache (the one decoding pass) took {r['cache_build_s']:.1f} s. Both measured rows "
-        f"deliver uint8 batches that the "
-        f"training device reorients and normalises; the seed's loader did both, in float32, "
-        f"in its workers.",
+        f"deliver uint8 batches that the training device reorients and normalises; the "
+        f"seed's loader did both, in float32, in its workers.",
         "",
         *table(header, data),
         "",
